@@ -1,0 +1,62 @@
+"""Large payloads for Durable Task Python.
+
+Values too large for a gRPC message (inputs, results, events, custom status,
+entity state) are stored in a payload store and replaced by a small token; on
+the way back tokens are replaced by the original values. Orchestrator,
+activity and entity code does not change: pass ``payload_store=`` to the
+worker and to the client::
+
+    from durabletask_payloads import FileSystemPayloadStore, TaskHubGrpcClient, TaskHubGrpcWorker
+
+    store = FileSystemPayloadStore("./payloads")
+    worker = TaskHubGrpcWorker(host_address="localhost:4001", payload_store=store)
+    client = TaskHubGrpcClient(host_address="localhost:4001", payload_store=store)
+"""
+
+from ._client import AsyncTaskHubGrpcClient, TaskHubGrpcClient
+from ._exceptions import (
+    InvalidPayloadTokenError,
+    PayloadError,
+    PayloadIntegrityError,
+    PayloadNotFoundError,
+    PayloadStoreUnavailableError,
+    PayloadTooLargeError,
+)
+from ._externalize import (
+    deexternalize_payloads,
+    deexternalize_payloads_async,
+    externalize_payloads,
+    externalize_payloads_async,
+)
+from ._interceptors import PayloadInterceptor, payload_interceptors
+from ._options import LargePayloadStorageOptions
+from ._store import PayloadInfo, PayloadStore
+from ._version import __version__
+from ._worker import TaskHubGrpcWorker
+from .aio import payload_interceptors as payload_interceptors_async
+from .stores import FileSystemPayloadStore, InMemoryPayloadStore
+
+__all__ = [
+    "AsyncTaskHubGrpcClient",
+    "FileSystemPayloadStore",
+    "InMemoryPayloadStore",
+    "InvalidPayloadTokenError",
+    "LargePayloadStorageOptions",
+    "PayloadError",
+    "PayloadInfo",
+    "PayloadIntegrityError",
+    "PayloadInterceptor",
+    "PayloadNotFoundError",
+    "PayloadStore",
+    "PayloadStoreUnavailableError",
+    "PayloadTooLargeError",
+    "TaskHubGrpcClient",
+    "TaskHubGrpcWorker",
+    "__version__",
+    "deexternalize_payloads",
+    "deexternalize_payloads_async",
+    "externalize_payloads",
+    "externalize_payloads_async",
+    "payload_interceptors",
+    "payload_interceptors_async",
+]

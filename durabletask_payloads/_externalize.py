@@ -1,0 +1,166 @@
+"""Replace large values with tokens, and tokens with their values, in place.
+
+Each direction is split into a sans-IO *prepare* step (find the fields, decide,
+check sizes) and an *apply* step (write the results), with exactly one store
+call in between that receives every value of the message at once. The sync and
+async functions differ only in that one call. A message is changed only after
+every value has been stored or fetched: on any error it is left as it was.
+"""
+
+from __future__ import annotations
+
+from google.protobuf import wrappers_pb2
+from google.protobuf.message import Message
+
+from ._codec import check_size
+from ._exceptions import PayloadIntegrityError
+from ._store import PayloadStore
+from ._walker import find_string_values
+
+__all__ = [
+    "deexternalize_payloads",
+    "deexternalize_payloads_async",
+    "externalize_payloads",
+    "externalize_payloads_async",
+]
+
+# Values grouped by content: identical values in one message cost one transfer.
+_Groups = dict[bytes, list[wrappers_pb2.StringValue]]
+_TokenGroups = dict[str, list[wrappers_pb2.StringValue]]
+
+
+def _prepare_upload(message: Message, store: PayloadStore) -> _Groups:
+    options = store.options
+    threshold = options.threshold_bytes
+    # Nothing inside a message can be larger than the message itself.
+    if message.ByteSize() < threshold:
+        return {}
+    # A string of n code points has at most 4n UTF-8 bytes: shorter ones cannot qualify.
+    min_chars = -(-threshold // 4)
+    candidates = find_string_values(
+        message,
+        keep=lambda value: len(value) >= min_chars,
+        prune=lambda nested: nested.ByteSize() < threshold,
+    )
+    groups: _Groups = {}
+    for field in candidates:
+        text = field.value
+        if store.is_known_token(text):
+            continue
+        data = text.encode("utf-8")
+        if len(data) < threshold:
+            continue
+        # Checked for every value before anything is uploaded.
+        check_size(len(data), options)
+        groups.setdefault(data, []).append(field)
+    return groups
+
+
+def _apply_tokens(groups: _Groups, tokens: list[str]) -> int:
+    count = 0
+    for fields, token in zip(groups.values(), tokens, strict=True):
+        for field in fields:
+            field.value = token
+            count += 1
+    return count
+
+
+def _prepare_download(message: Message, store: PayloadStore) -> _TokenGroups:
+    prefixes = store.token_prefixes
+    # Cheaper than a walk: no token prefix anywhere in the bytes means no token.
+    serialized = message.SerializeToString()
+    if not any(prefix.encode() in serialized for prefix in prefixes):
+        return {}
+    groups: _TokenGroups = {}
+    for field in find_string_values(message, keep=lambda value: value.startswith(prefixes)):
+        token = field.value
+        if store.is_known_token(token):
+            groups.setdefault(token, []).append(field)
+    return groups
+
+
+def _apply_payloads(groups: _TokenGroups, payloads: list[bytes]) -> int:
+    texts: list[str] = []
+    for token, data in zip(groups, payloads, strict=True):
+        try:
+            texts.append(data.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise PayloadIntegrityError(token, f"the payload is not valid UTF-8 ({exc.reason})") from exc
+    count = 0
+    for fields, text in zip(groups.values(), texts, strict=True):
+        for field in fields:
+            field.value = text
+            count += 1
+    return count
+
+
+def externalize_payloads(message: Message, store: PayloadStore, *, instance_id: str | None = None) -> int:
+    """Upload every large ``StringValue`` reachable from *message* and put its token in its place.
+
+    A value is large when its UTF-8 size is at or above
+    ``store.options.threshold_bytes``. Values that already are tokens of *store*
+    are left alone. All values of the message go to the store in one
+    ``upload_many`` call.
+
+    Args:
+        message: Any protobuf message; rewritten in place.
+        store: Where payloads go.
+        instance_id: The instance the payloads belong to (scopes their names).
+
+    Returns:
+        How many fields were replaced by tokens.
+
+    Raises:
+        PayloadTooLargeError: A value is above ``max_stored_payload_bytes``;
+            nothing was uploaded and *message* is unchanged.
+        PayloadError: The store failed; *message* is unchanged.
+
+    """
+    groups = _prepare_upload(message, store)
+    if not groups:
+        return 0
+    return _apply_tokens(groups, store.upload_many(list(groups), instance_id=instance_id))
+
+
+async def externalize_payloads_async(
+    message: Message, store: PayloadStore, *, instance_id: str | None = None
+) -> int:
+    """Async twin of :func:`externalize_payloads`."""
+    groups = _prepare_upload(message, store)
+    if not groups:
+        return 0
+    return _apply_tokens(groups, await store.upload_many_async(list(groups), instance_id=instance_id))
+
+
+def deexternalize_payloads(message: Message, store: PayloadStore) -> int:
+    """Replace every token of *store* found in a ``StringValue`` of *message* by its payload.
+
+    Only a value that is, as a whole, a well-formed token of *store* is
+    resolved; text that merely contains one is data and stays as it is. All
+    tokens of the message go to the store in one ``download_many`` call.
+
+    Args:
+        message: Any protobuf message; rewritten in place.
+        store: Where the payloads are.
+
+    Returns:
+        How many fields were restored.
+
+    Raises:
+        PayloadNotFoundError, PayloadIntegrityError, InvalidPayloadTokenError,
+        PayloadStoreUnavailableError: A token could not be resolved; *message*
+            is unchanged.
+
+    """
+    groups = _prepare_download(message, store)
+    if not groups:
+        return 0
+    return _apply_payloads(groups, store.download_many(list(groups)))
+
+
+async def deexternalize_payloads_async(message: Message, store: PayloadStore) -> int:
+    """Async twin of :func:`deexternalize_payloads`."""
+    groups = _prepare_download(message, store)
+    if not groups:
+        return 0
+    return _apply_payloads(groups, await store.download_many_async(list(groups)))

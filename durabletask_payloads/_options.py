@@ -1,0 +1,75 @@
+"""Size and compression settings shared by every payload store."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from durabletask.payload import store as _upstream
+
+__all__ = ["MAX_THRESHOLD_BYTES", "LargePayloadStorageOptions"]
+
+#: The .NET SDK refuses a threshold above 1 MiB; so do we, to stay interchangeable.
+MAX_THRESHOLD_BYTES = 1024 * 1024
+
+
+def _check_int(name: str, value: object) -> int:
+    # bool is an int subclass; True as a byte count is always a mistake.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be an integer number of bytes, got {value!r}")
+    return value
+
+
+@dataclass(eq=True)
+class LargePayloadStorageOptions(_upstream.LargePayloadStorageOptions):
+    """When a value is externalized, how large it may be, and how it is stored.
+
+    Checked when built: a bad value raises :class:`ValueError` naming the field
+    and the allowed range. Instances are read-only afterwards; derive a changed
+    copy with :func:`dataclasses.replace`, which checks again.
+
+    It subclasses ``durabletask.payload.LargePayloadStorageOptions`` so that a
+    store of this package is also accepted where durabletask's own type is
+    expected.
+
+    Attributes:
+        threshold_bytes: A value whose UTF-8 size is at or above this many bytes is
+            externalized (the .NET rule). 1 to 1,048,576 (1 MiB); default 262,144.
+        max_stored_payload_bytes: The largest value, in UTF-8 bytes before
+            compression, that may be stored. At least ``threshold_bytes``;
+            default 10 MiB. A larger value is refused with
+            :class:`~durabletask_payloads.PayloadTooLargeError`.
+        enable_compression: Gzip stored payloads (the default, as in .NET). The
+            stored object says whether it is compressed, so readers never depend
+            on this setting.
+
+    """
+
+    threshold_bytes: int = 262_144
+    max_stored_payload_bytes: int = 10 * 1024 * 1024
+    enable_compression: bool = True
+
+    def __post_init__(self) -> None:
+        threshold = _check_int("threshold_bytes", self.threshold_bytes)
+        if not 1 <= threshold <= MAX_THRESHOLD_BYTES:
+            raise ValueError(
+                f"threshold_bytes must be between 1 and {MAX_THRESHOLD_BYTES:,} (1 MiB), got {threshold:,}"
+            )
+        maximum = _check_int("max_stored_payload_bytes", self.max_stored_payload_bytes)
+        if maximum < threshold:
+            raise ValueError(
+                f"max_stored_payload_bytes must be at least threshold_bytes ({threshold:,}), got {maximum:,}"
+            )
+        if not isinstance(self.enable_compression, bool):
+            raise ValueError(f"enable_compression must be True or False, got {self.enable_compression!r}")
+        object.__setattr__(self, "_frozen", True)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Stores derive state from their options once; a later change would be
+        # silently ignored, so refuse it instead.
+        if getattr(self, "_frozen", False):
+            raise dataclasses.FrozenInstanceError(
+                f"cannot assign to field {name!r}: options are read-only; use dataclasses.replace()"
+            )
+        object.__setattr__(self, name, value)

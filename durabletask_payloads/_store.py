@@ -1,0 +1,189 @@
+"""The payload store contract.
+
+A store turns bytes into a token and a token back into the same bytes. The
+walkers hand it all the values of one message at once (``upload_many`` /
+``download_many``), so a store that can work concurrently, cache or batch does
+it there; the defaults below simply loop.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+
+from durabletask.payload import store as _upstream
+from typing_extensions import Self
+
+from ._options import LargePayloadStorageOptions
+
+__all__ = ["PayloadInfo", "PayloadStore"]
+
+
+@dataclass(frozen=True)
+class PayloadInfo:
+    """What a store knows about one stored payload, without its content.
+
+    Attributes:
+        token: The token that resolves to it.
+        size: Size of the payload in bytes, before compression (None if unknown,
+            e.g. a blob written by another SDK).
+        stored_size: Size of the stored object in bytes.
+        content_encoding: ``"gzip"`` or ``"identity"``.
+        sha256: SHA-256 of the payload as hex, when recorded at write time.
+        instance_id: The instance that wrote it, when recorded.
+        created: When it was stored (UTC), when known.
+
+    """
+
+    token: str
+    size: int | None
+    stored_size: int
+    content_encoding: str
+    sha256: str | None
+    instance_id: str | None
+    created: datetime | None
+
+
+class PayloadStore(_upstream.PayloadStore):
+    """Abstract base of every payload store.
+
+    The method shapes match ``durabletask.payload.PayloadStore`` (which this
+    class extends), so a store of this package also works with durabletask's
+    built-in ``payload_store=`` support. Stores are thread-safe and can be used
+    from sync and async code at once. Use them as context managers, or call
+    :meth:`close` / :meth:`aclose`, to release connections.
+    """
+
+    @property
+    @abc.abstractmethod
+    def options(self) -> LargePayloadStorageOptions:
+        """The size and compression settings of this store."""
+
+    @property
+    @abc.abstractmethod
+    def token_prefixes(self) -> tuple[str, ...]:
+        """Every prefix a token of this store can start with.
+
+        The walkers use it to skip, without parsing, messages that cannot hold a
+        token; :meth:`is_known_token` still decides for each candidate value.
+        """
+
+    @abc.abstractmethod
+    def upload(self, data: bytes, *, instance_id: str | None = None) -> str:
+        """Store *data* and return a token for it.
+
+        Args:
+            data: The payload bytes (UTF-8 text for values from gRPC messages).
+            instance_id: The orchestration or entity instance the payload
+                belongs to; it scopes naming and lifecycle.
+
+        Raises:
+            PayloadTooLargeError: *data* exceeds ``options.max_stored_payload_bytes``.
+            PayloadStoreUnavailableError: The store failed and retries did not help.
+
+        """
+
+    @abc.abstractmethod
+    async def upload_async(self, data: bytes, *, instance_id: str | None = None) -> str:
+        """Store *data* and return a token for it, without blocking the event loop."""
+
+    @abc.abstractmethod
+    def download(self, token: str) -> bytes:
+        """Return the payload that *token* refers to.
+
+        Raises:
+            InvalidPayloadTokenError: The token is malformed or not one this store may read.
+            PayloadNotFoundError: Nothing is stored under the token.
+            PayloadIntegrityError: The stored bytes fail their checksum or encoding.
+            PayloadStoreUnavailableError: The store failed and retries did not help.
+
+        """
+
+    @abc.abstractmethod
+    async def download_async(self, token: str) -> bytes:
+        """Return the payload that *token* refers to, without blocking the event loop."""
+
+    @abc.abstractmethod
+    def is_known_token(self, value: str) -> bool:
+        """Return whether *value* is, as a whole, a well-formed token of this store."""
+
+    def upload_many(self, payloads: Sequence[bytes], *, instance_id: str | None = None) -> list[str]:
+        """Store several payloads of one message; the tokens come back in order.
+
+        If one upload fails the error is raised; payloads already stored stay
+        (content-addressed stores make that harmless, and clean-up finds them).
+        """
+        return [self.upload(data, instance_id=instance_id) for data in payloads]
+
+    async def upload_many_async(
+        self, payloads: Sequence[bytes], *, instance_id: str | None = None
+    ) -> list[str]:
+        """Async twin of :meth:`upload_many`."""
+        return [await self.upload_async(data, instance_id=instance_id) for data in payloads]
+
+    def download_many(self, tokens: Sequence[str]) -> list[bytes]:
+        """Resolve several tokens of one message; the payloads come back in order."""
+        return [self.download(token) for token in tokens]
+
+    async def download_many_async(self, tokens: Sequence[str]) -> list[bytes]:
+        """Async twin of :meth:`download_many`."""
+        return [await self.download_async(token) for token in tokens]
+
+    def delete(self, token: str) -> bool:
+        """Delete the payload behind *token*; return False if it was already gone.
+
+        Raises:
+            NotImplementedError: The store does not support deletion.
+
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not support deleting payloads")
+
+    async def delete_async(self, token: str) -> bool:
+        """Async twin of :meth:`delete`."""
+        return await asyncio.to_thread(self.delete, token)
+
+    def inspect(self, token: str) -> PayloadInfo:
+        """Describe the payload behind *token* without downloading its content.
+
+        Raises:
+            PayloadNotFoundError: Nothing is stored under the token.
+            NotImplementedError: The store cannot describe payloads.
+
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not support inspecting payloads")
+
+    def list_payloads(self) -> Iterator[PayloadInfo]:
+        """Yield every payload this store holds (for clean-up and tooling).
+
+        Raises:
+            NotImplementedError: The store cannot enumerate its payloads.
+
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not support listing payloads")
+
+    def close(self) -> None:
+        """Release connections and other resources held by the sync API."""
+
+    async def aclose(self) -> None:
+        """Release connections and other resources, including those of the async API."""
+        self.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()

@@ -1,0 +1,57 @@
+"""``TaskHubGrpcWorker`` with ``payload_store=``: durabletask's worker plus the payload interceptor."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import grpc
+from durabletask import worker as _worker
+from durabletask.internal import orchestrator_service_pb2 as pb
+
+from ._interceptors import PayloadInterceptor
+from ._store import PayloadStore
+
+__all__ = ["TaskHubGrpcWorker"]
+
+
+class TaskHubGrpcWorker(_worker.TaskHubGrpcWorker):
+    """A drop-in ``durabletask.worker.TaskHubGrpcWorker`` that externalizes large payloads.
+
+    Orchestrators, activities and entities are registered and run exactly as
+    with durabletask's worker; every other argument is passed on to it.
+    Work items are resolved before user code sees them, and results are
+    externalized before they are sent, by a :class:`PayloadInterceptor` on the
+    worker's channel. The worker advertises ``WORKER_CAPABILITY_LARGE_PAYLOADS``.
+
+    Args:
+        payload_store: Where large payloads go. Without one this is durabletask's
+            worker, unchanged.
+        interceptors: Your own gRPC interceptors; the payload interceptor is added.
+        channel: A channel you own; it is wrapped with the payload interceptor.
+        **kwargs: Any other ``durabletask.worker.TaskHubGrpcWorker`` argument.
+
+    """
+
+    def __init__(
+        self,
+        *,
+        payload_store: PayloadStore | None = None,
+        interceptors: Sequence[Any] | None = None,
+        channel: grpc.Channel | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self._payload_interceptor = PayloadInterceptor(payload_store) if payload_store is not None else None
+        if self._payload_interceptor is not None:
+            if channel is not None:
+                channel = grpc.intercept_channel(channel, self._payload_interceptor)
+            else:
+                interceptors = [*(interceptors or ()), self._payload_interceptor]
+        super().__init__(interceptors=interceptors, channel=channel, **kwargs)
+        if payload_store is not None:
+            self.add_capability(pb.WORKER_CAPABILITY_LARGE_PAYLOADS)
+
+    @property
+    def payload_store(self) -> PayloadStore | None:
+        """The store large payloads go to, or None."""
+        return self._payload_interceptor.store if self._payload_interceptor is not None else None

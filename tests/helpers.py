@@ -1,0 +1,156 @@
+"""Shared test helpers: realistic data, a counting store wrapper, fault-injecting stores."""
+
+from __future__ import annotations
+
+import json
+import random
+import socket
+import threading
+from collections.abc import Callable, Iterator, Sequence
+
+from durabletask_payloads import LargePayloadStorageOptions, PayloadInfo, PayloadStore
+
+FIRST = ["Ana", "Björn", "Chen", "Dalia", "Émile", "Farah", "Gökhan", "Hana", "Ivo", "Jun", "Kofi", "Lena"]
+LAST = ["Silva", "Müller", "Wang", "Haddad", "Dubois", "Khan", "Yılmaz", "Sato", "Novak", "Park", "Mensah"]
+STREETS = ["Main St", "Rue de Rivoli", "Königsallee", "Calle Mayor", "Nanjing Rd", "Strandvejen"]
+CITIES = ["Lisbon", "Berlin", "Shanghai", "Madrid", "Paris", "Copenhagen", "Osaka", "Accra"]
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def orders(count: int, seed: int = 0) -> list[dict[str, object]]:
+    """Generate realistic, not trivially compressible orders (fixed seed)."""
+    rng = random.Random(seed)
+    result: list[dict[str, object]] = []
+    for number in range(count):
+        lines = [
+            {
+                "sku": f"SKU-{rng.randrange(10**6):06d}",
+                "qty": rng.randrange(1, 20),
+                "price": round(rng.uniform(0.5, 900), 2),
+            }
+            for _ in range(rng.randrange(1, 6))
+        ]
+        result.append(
+            {
+                "orderId": f"ORD-{seed:04d}-{number:06d}",
+                "customer": {
+                    "name": f"{rng.choice(FIRST)} {rng.choice(LAST)}",
+                    "email": f"user{rng.randrange(10**7)}@example.com",
+                    "address": f"{rng.randrange(1, 999)} {rng.choice(STREETS)}, {rng.choice(CITIES)}",
+                },
+                "lines": lines,
+                "note": rng.choice(["", "gift wrap", "leave at door", "fragile ✓", "expédition rapide"]),
+            }
+        )
+    return result
+
+
+def order_batch_of_size(approx_bytes: int, seed: int = 0) -> list[dict[str, object]]:
+    """Orders whose JSON is at least *approx_bytes* bytes long."""
+    batch: list[dict[str, object]] = []
+    size = 0
+    chunk = 0
+    while size < approx_bytes:
+        more = orders(50, seed * 100_000 + chunk)
+        batch.extend(more)
+        size += len(json.dumps(more).encode())
+        chunk += 1
+    return batch
+
+
+class CountingStore(PayloadStore):
+    """Wraps a store and counts the values that go through it."""
+
+    def __init__(self, inner: PayloadStore) -> None:
+        self.inner = inner
+        self._lock = threading.Lock()
+        self.uploaded = 0
+        self.downloaded = 0
+
+    def _count(self, up: int = 0, down: int = 0) -> None:
+        with self._lock:
+            self.uploaded += up
+            self.downloaded += down
+
+    def snapshot(self) -> tuple[int, int]:
+        with self._lock:
+            return self.uploaded, self.downloaded
+
+    @property
+    def options(self) -> LargePayloadStorageOptions:
+        return self.inner.options
+
+    @property
+    def token_prefixes(self) -> tuple[str, ...]:
+        return self.inner.token_prefixes
+
+    def is_known_token(self, value: str) -> bool:
+        return self.inner.is_known_token(value)
+
+    def upload(self, data: bytes, *, instance_id: str | None = None) -> str:
+        self._count(up=1)
+        return self.inner.upload(data, instance_id=instance_id)
+
+    async def upload_async(self, data: bytes, *, instance_id: str | None = None) -> str:
+        self._count(up=1)
+        return await self.inner.upload_async(data, instance_id=instance_id)
+
+    def upload_many(self, payloads: Sequence[bytes], *, instance_id: str | None = None) -> list[str]:
+        self._count(up=len(payloads))
+        return self.inner.upload_many(payloads, instance_id=instance_id)
+
+    async def upload_many_async(self, payloads: Sequence[bytes], *, instance_id: str | None = None) -> list[str]:
+        self._count(up=len(payloads))
+        return await self.inner.upload_many_async(payloads, instance_id=instance_id)
+
+    def download(self, token: str) -> bytes:
+        self._count(down=1)
+        return self.inner.download(token)
+
+    async def download_async(self, token: str) -> bytes:
+        self._count(down=1)
+        return await self.inner.download_async(token)
+
+    def download_many(self, tokens: Sequence[str]) -> list[bytes]:
+        self._count(down=len(tokens))
+        return self.inner.download_many(tokens)
+
+    async def download_many_async(self, tokens: Sequence[str]) -> list[bytes]:
+        self._count(down=len(tokens))
+        return await self.inner.download_many_async(tokens)
+
+    def delete(self, token: str) -> bool:
+        return self.inner.delete(token)
+
+    def inspect(self, token: str) -> PayloadInfo:
+        return self.inner.inspect(token)
+
+    def list_payloads(self) -> Iterator[PayloadInfo]:
+        return self.inner.list_payloads()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class VanishingStore(CountingStore):
+    """Deletes what it has just stored when *vanish* says so: a payload lost after it was written."""
+
+    def __init__(self, inner: PayloadStore, vanish: Callable[[bytes], bool]) -> None:
+        super().__init__(inner)
+        self.vanish = vanish
+        self.vanished: list[str] = []
+
+    def upload(self, data: bytes, *, instance_id: str | None = None) -> str:
+        token = super().upload(data, instance_id=instance_id)
+        if self.vanish(data):
+            self.inner.delete(token)
+            self.vanished.append(token)
+        return token
+
+    def upload_many(self, payloads: Sequence[bytes], *, instance_id: str | None = None) -> list[str]:
+        return [self.upload(data, instance_id=instance_id) for data in payloads]

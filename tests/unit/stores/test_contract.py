@@ -1,0 +1,130 @@
+"""The contract every payload store keeps, run against each store implementation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+
+import pytest
+
+from durabletask_payloads import (
+    InvalidPayloadTokenError,
+    LargePayloadStorageOptions,
+    PayloadNotFoundError,
+    PayloadStore,
+    PayloadTooLargeError,
+)
+
+from ...conftest import StoreFactory
+from ...helpers import orders
+
+SMALL = LargePayloadStorageOptions(threshold_bytes=1024, max_stored_payload_bytes=64 * 1024 * 1024)
+
+
+@pytest.fixture
+def store(local_store_factory: StoreFactory) -> PayloadStore:
+    return local_store_factory(SMALL)
+
+
+class TestRoundTrip:
+    @pytest.mark.parametrize("size", [0, 1, 1024, 300_000, 5 * 1024 * 1024])
+    def test_bytes_come_back_identical(self, store: PayloadStore, size: int) -> None:
+        data = json.dumps(orders(max(1, size // 150))).encode()[:size]
+        token = store.upload(data, instance_id="inst")
+        assert store.is_known_token(token)
+        assert store.download(token) == data
+
+    def test_maximum_size_payload_round_trips(self, local_store_factory: StoreFactory) -> None:
+        store = local_store_factory(LargePayloadStorageOptions(threshold_bytes=10, max_stored_payload_bytes=100_000))
+        data = b"m" * 100_000
+        assert store.download(store.upload(data)) == data
+
+    @pytest.mark.parametrize("compression", [True, False])
+    def test_with_and_without_compression(self, local_store_factory: StoreFactory, compression: bool) -> None:
+        store = local_store_factory(LargePayloadStorageOptions(threshold_bytes=10, enable_compression=compression))
+        data = json.dumps(orders(100)).encode()
+        token = store.upload(data)
+        assert store.download(token) == data
+        info = store.inspect(token)
+        assert info.content_encoding == ("gzip" if compression else "identity")
+        assert info.size == len(data)
+        assert (info.stored_size < len(data)) is compression
+
+    def test_async_twins_behave_the_same(self, store: PayloadStore) -> None:
+        async def scenario() -> None:
+            token = await store.upload_async(b"async payload", instance_id="i")
+            assert token == store.upload(b"async payload", instance_id="i")
+            assert await store.download_async(token) == b"async payload"
+            tokens = await store.upload_many_async([b"a", b"b"], instance_id="i")
+            assert await store.download_many_async(tokens) == [b"a", b"b"]
+
+        asyncio.run(scenario())
+
+    def test_many_keeps_order(self, store: PayloadStore) -> None:
+        payloads = [f"payload {i}".encode() for i in range(20)]
+        tokens = store.upload_many(payloads, instance_id="i")
+        assert store.download_many(tokens) == payloads
+
+
+class TestNaming:
+    def test_identical_payloads_of_one_instance_share_a_token(self, store: PayloadStore) -> None:
+        assert store.upload(b"same", instance_id="a") == store.upload(b"same", instance_id="a")
+
+    def test_other_instances_get_their_own(self, store: PayloadStore) -> None:
+        assert store.upload(b"same", instance_id="a") != store.upload(b"same", instance_id="b")
+
+    def test_token_ends_in_32_hex(self, store: PayloadStore) -> None:
+        token = store.upload(b"x")
+        assert re.search(r":[0-9a-f]{32}$", token)
+        assert token.startswith(store.token_prefixes)
+
+
+class TestRefusals:
+    def test_above_the_maximum_is_refused_naming_size_and_limit(self, local_store_factory: StoreFactory) -> None:
+        store = local_store_factory(LargePayloadStorageOptions(threshold_bytes=10, max_stored_payload_bytes=100))
+        with pytest.raises(PayloadTooLargeError, match=r"101 bytes exceeds the limit of 100 bytes"):
+            store.upload(b"x" * 101)
+
+    def test_unknown_token_is_not_found(self, store: PayloadStore) -> None:
+        token = store.upload(b"x")
+        missing = token[:-32] + "0" * 32
+        with pytest.raises(PayloadNotFoundError) as info:
+            store.download(missing)
+        assert info.value.token == missing
+
+    @pytest.mark.parametrize("value", ["", "hello", "blob:v1:c:n", "{\"a\": 1}", "file:v1:xyz", "memory:v1:xyz"])
+    def test_other_strings_are_not_tokens(self, store: PayloadStore, value: str) -> None:
+        assert not store.is_known_token(value)
+        with pytest.raises(InvalidPayloadTokenError):
+            store.download(value)
+
+
+class TestLifecycle:
+    def test_delete_then_not_found(self, store: PayloadStore) -> None:
+        token = store.upload(b"bye")
+        assert store.delete(token) is True
+        assert store.delete(token) is False
+        with pytest.raises(PayloadNotFoundError):
+            store.download(token)
+
+    def test_inspect_and_list(self, store: PayloadStore) -> None:
+        data = b"hello" * 100
+        token = store.upload(data, instance_id="inst-7")
+        info = store.inspect(token)
+        assert (info.token, info.size, info.instance_id) == (token, len(data), "inst-7")
+        assert info.created is not None
+        import hashlib
+
+        assert info.sha256 == hashlib.sha256(data).hexdigest()
+        assert token in {i.token for i in store.list_payloads()}
+
+    def test_context_managers_close(self, store: PayloadStore) -> None:
+        with store as entered:
+            assert entered is store
+
+        async def scenario() -> None:
+            async with store as entered:
+                assert entered is store
+
+        asyncio.run(scenario())
