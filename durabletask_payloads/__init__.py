@@ -27,6 +27,7 @@ from ._externalize import (
     deexternalize_payloads_async,
     externalize_payloads,
     externalize_payloads_async,
+    payload_tokens,
 )
 from ._interceptors import PayloadInterceptor, payload_interceptors
 from ._options import LargePayloadStorageOptions
@@ -59,4 +60,5 @@ __all__ = [
     "externalize_payloads_async",
     "payload_interceptors",
     "payload_interceptors_async",
+    "payload_tokens",
 ]

@@ -22,6 +22,7 @@ __all__ = [
     "deexternalize_payloads_async",
     "externalize_payloads",
     "externalize_payloads_async",
+    "payload_tokens",
 ]
 
 # Values grouped by content: identical values in one message cost one transfer.
@@ -164,3 +165,12 @@ async def deexternalize_payloads_async(message: Message, store: PayloadStore) ->
     if not groups:
         return 0
     return _apply_payloads(groups, await store.download_many_async(list(groups)))
+
+
+def payload_tokens(message: Message, store: PayloadStore) -> list[str]:
+    """Return the tokens of *store* that *message* refers to, each once, in the order found.
+
+    Nothing is downloaded. Useful to find what an instance's history or state
+    references (for clean-up, auditing or tooling).
+    """
+    return list(_prepare_download(message, store))

@@ -104,7 +104,9 @@ class CountingStore(PayloadStore):
         self._count(up=len(payloads))
         return self.inner.upload_many(payloads, instance_id=instance_id)
 
-    async def upload_many_async(self, payloads: Sequence[bytes], *, instance_id: str | None = None) -> list[str]:
+    async def upload_many_async(
+        self, payloads: Sequence[bytes], *, instance_id: str | None = None
+    ) -> list[str]:
         self._count(up=len(payloads))
         return await self.inner.upload_many_async(payloads, instance_id=instance_id)
 

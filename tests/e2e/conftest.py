@@ -45,7 +45,9 @@ class Env:
 
     def start(self, orchestrator: Any, value: Any = None, **kwargs: Any) -> str:
         instance_id = kwargs.pop("instance_id", None) or f"{self.kind}-{uuid.uuid4().hex}"
-        return self.client.schedule_new_orchestration(orchestrator, input=value, instance_id=instance_id, **kwargs)
+        return self.client.schedule_new_orchestration(
+            orchestrator, input=value, instance_id=instance_id, **kwargs
+        )
 
     def wait(self, instance_id: str, timeout: float = 60) -> dt_client.OrchestrationState:
         state = self.client.wait_for_orchestration_completion(instance_id, timeout=timeout)
@@ -67,7 +69,9 @@ class Env:
         return value is not None and self.store.is_known_token(value)
 
 
-def start_env(kind: str, store: PayloadStore, address: str, register_with: Callable[[Any], None] = register) -> Env:
+def start_env(
+    kind: str, store: PayloadStore, address: str, register_with: Callable[[Any], None] = register
+) -> Env:
     counting = CountingStore(store)
     worker = TaskHubGrpcWorker(host_address=address, payload_store=counting)
     register_with(worker)
@@ -91,13 +95,19 @@ def stop_env(env: Env) -> None:
     env.raw.close()
 
 
+def _scenario_store(kind: str) -> Callable[[Path], PayloadStore]:
+    return lambda tmp: LOCAL_STORES[kind](tmp)(SCENARIO_OPTIONS)
+
+
 STORE_KINDS: dict[str, Callable[[Path], PayloadStore]] = {
-    kind: (lambda factory: lambda tmp: factory(tmp)(SCENARIO_OPTIONS))(factory) for kind, factory in LOCAL_STORES.items()
+    kind: _scenario_store(kind) for kind in LOCAL_STORES
 }
 
 
 @pytest.fixture(scope="session", params=sorted(STORE_KINDS))
-def env(request: pytest.FixtureRequest, backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+def env(
+    request: pytest.FixtureRequest, backend: Backend, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Env]:
     """A worker with every workflow registered, for each store kind."""
     kind = request.param
     store = STORE_KINDS[kind](tmp_path_factory.mktemp(kind))

@@ -80,7 +80,9 @@ class TestTooLarge:
         instance_id = f"too-large-{uuid.uuid4().hex}"
         with TaskHubGrpcClient(host_address=backend.address, payload_store=store) as client:
             with pytest.raises(PayloadTooLargeError) as info:
-                client.schedule_new_orchestration(wf.return_input, input="x" * 60_000, instance_id=instance_id)
+                client.schedule_new_orchestration(
+                    wf.return_input, input="x" * 60_000, instance_id=instance_id
+                )
             assert info.value.limit == 50_000
             assert "60,002 bytes" in str(info.value)
             with pytest.raises(PayloadTooLargeError):
@@ -96,7 +98,9 @@ class TestTooLarge:
         assert output["type"] == "durabletask_payloads.PayloadTooLargeError"
         size = len(json.dumps("result:n:" + "r" * 60_000))
         assert f"{size:,} bytes exceeds the limit of 50,000 bytes" in output["message"]
-        assert ("durabletask_payloads.PayloadTooLargeError", True) in _non_retriable_failures(limited, state.instance_id)
+        assert ("durabletask_payloads.PayloadTooLargeError", True) in _non_retriable_failures(
+            limited, state.instance_id
+        )
 
     def test_orchestrator_output_above_the_maximum_fails_the_orchestration(self, limited: Env) -> None:
         state = limited.run(wf.big_output, 60_000)
@@ -117,7 +121,9 @@ class TestTooLarge:
         assert state.failure_details is not None
         assert state.failure_details.error_type == "durabletask_payloads.PayloadTooLargeError"
 
-    def test_entity_state_above_the_maximum_fails_the_operation_and_keeps_the_state(self, limited: Env) -> None:
+    def test_entity_state_above_the_maximum_fails_the_operation_and_keeps_the_state(
+        self, limited: Env
+    ) -> None:
         key = f"too-large-{uuid.uuid4().hex}"
         first = orders(20, seed=1)
         ok = limited.run(wf.use_cart, {"key": key, "value": first})
@@ -184,7 +190,9 @@ class TestUnresolvableTokens:
 
             def download_many(self, tokens: Sequence[str]) -> list[bytes]:
                 if self.offline:
-                    raise PayloadStoreUnavailableError("download", tokens[0], "connection refused after 5 attempts")
+                    raise PayloadStoreUnavailableError(
+                        "download", tokens[0], "connection refused after 5 attempts"
+                    )
                 return super().download_many(tokens)
 
         store = Offline(_store())
@@ -206,7 +214,9 @@ class TestUnresolvableTokens:
             stop_env(env)
 
 
-def test_our_stores_work_with_durabletasks_builtin_worker_and_client(backend: Backend, tmp_path: Path) -> None:
+def test_our_stores_work_with_durabletasks_builtin_worker_and_client(
+    backend: Backend, tmp_path: Path
+) -> None:
     """durabletask's own payload_store= accepts our stores (same method shapes)."""
     from durabletask import worker as dt_worker
 

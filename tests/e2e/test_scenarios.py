@@ -77,7 +77,11 @@ class TestEvents:
         instance_id = env.start(wf.wait_for_event)
         env.client.raise_orchestration_event(instance_id, "payload", data=BIG)
         assert _output(env.wait(instance_id)) == {"digest": BIG_DIGEST, "value": BIG}
-        raised = [e for e in env.raw.get_orchestration_history(instance_id) if type(e).__name__ == "EventRaisedEvent"]
+        raised = [
+            e
+            for e in env.raw.get_orchestration_history(instance_id)
+            if type(e).__name__ == "EventRaisedEvent"
+        ]
         assert env.is_token(raised[0].input)  # type: ignore[attr-defined]
 
     def test_terminate_with_a_large_output(self, env: Env) -> None:
@@ -155,7 +159,11 @@ class TestEntities:
         key = f"query-{env.kind}"
         value = orders(25, seed=12)
         _output(env.run(wf.use_cart, {"key": key, "value": value}))
-        found = [e for e in env.client.get_all_entities(dt_client.EntityQuery(include_state=True)) if e.id.key == key]
+        found = [
+            e
+            for e in env.client.get_all_entities(dt_client.EntityQuery(include_state=True))
+            if e.id.key == key
+        ]
         assert [json.loads(e.get_state()) for e in found] == [value]
 
 

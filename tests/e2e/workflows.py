@@ -76,7 +76,9 @@ def parent(ctx: task.OrchestrationContext, value: Any) -> Any:
 
 def countdown(ctx: task.OrchestrationContext, state: dict[str, Any]) -> Any:
     if state["n"] > 0:
-        ctx.continue_as_new({"n": state["n"] - 1, "blob": state["blob"] + "+", "seen": [*state["seen"], digest(state)]})
+        ctx.continue_as_new(
+            {"n": state["n"] - 1, "blob": state["blob"] + "+", "seen": [*state["seen"], digest(state)]}
+        )
         return None
     return {"seen": state["seen"], "final": digest(state)}
 
@@ -119,7 +121,9 @@ def try_activity(ctx: task.OrchestrationContext, request: dict[str, Any]) -> Any
 
 def try_entity(ctx: task.OrchestrationContext, request: dict[str, Any]) -> Any:
     try:
-        result = yield ctx.call_entity(EntityInstanceId("cart", request["key"]), request["operation"], request.get("input"))
+        result = yield ctx.call_entity(
+            EntityInstanceId("cart", request["key"]), request["operation"], request.get("input")
+        )
     except task.TaskFailedError as failure:
         # The entity's own failure is the inner one.
         details = failure.details.inner_failure or failure.details
@@ -152,9 +156,23 @@ def vanishing_activity_input(ctx: task.OrchestrationContext, size: int) -> Any:
 
 
 ORCHESTRATORS = [
-    return_input, call_echo, fan_out, wait_for_event, wait_forever, with_custom_status, child, parent,
-    countdown, use_cart, read_cart, try_activity, try_entity, schedule_big_activity_input,
-    big_output, big_custom_status, vanishing_activity_input,
+    return_input,
+    call_echo,
+    fan_out,
+    wait_for_event,
+    wait_forever,
+    with_custom_status,
+    child,
+    parent,
+    countdown,
+    use_cart,
+    read_cart,
+    try_activity,
+    try_entity,
+    schedule_big_activity_input,
+    big_output,
+    big_custom_status,
+    vanishing_activity_input,
 ]
 ACTIVITIES = [echo, grow, small]
 ENTITIES = [cart]

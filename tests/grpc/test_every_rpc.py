@@ -176,7 +176,9 @@ def test_async_interceptor(server: tuple[Server, str], method: MethodDescriptor,
     in_cls, out_cls = _cls(method.input_type), _cls(method.output_type)
 
     async def call() -> list[Message]:
-        async with grpc.aio.insecure_channel(address, interceptors=dtp_aio.payload_interceptors(state.store)) as ch:
+        async with grpc.aio.insecure_channel(
+            address, interceptors=dtp_aio.payload_interceptors(state.store)
+        ) as ch:
             if method.server_streaming:
                 stream = ch.unary_stream(path, in_cls.SerializeToString, out_cls.FromString)
                 return [r async for r in stream(sent, timeout=30)]

@@ -45,5 +45,5 @@ class TestDecompress:
             gzip_decompress(body[:-20], max_size=10_000, token="tok")
 
     def test_garbage_is_refused_and_names_the_token(self) -> None:
-        with pytest.raises(PayloadIntegrityError, match="'tok'.*not valid gzip"):
+        with pytest.raises(PayloadIntegrityError, match=r"'tok'.*not valid gzip"):
             gzip_decompress(b"\x1f\x8bnot really gzip", max_size=10_000, token="tok")

@@ -30,11 +30,15 @@ THRESHOLD = 100
 
 def _store(threshold: int = THRESHOLD, maximum: int = 10_000) -> CountingStore:
     return CountingStore(
-        InMemoryPayloadStore(LargePayloadStorageOptions(threshold_bytes=threshold, max_stored_payload_bytes=maximum))
+        InMemoryPayloadStore(
+            LargePayloadStorageOptions(threshold_bytes=threshold, max_stored_payload_bytes=maximum)
+        )
     )
 
 
-def externalize(message: object, store: CountingStore, *, instance_id: str | None = None, use_async: bool) -> int:
+def externalize(
+    message: object, store: CountingStore, *, instance_id: str | None = None, use_async: bool
+) -> int:
     if use_async:
         return asyncio.run(externalize_payloads_async(message, store, instance_id=instance_id))  # type: ignore[arg-type]
     return externalize_payloads(message, store, instance_id=instance_id)  # type: ignore[arg-type]
@@ -54,7 +58,9 @@ def use_async(request: pytest.FixtureRequest) -> bool:
 
 class TestThreshold:
     @pytest.mark.parametrize(("size", "externalized"), [(99, False), (100, True), (101, True)])
-    def test_at_or_above_the_threshold_is_externalized(self, size: int, externalized: bool, use_async: bool) -> None:
+    def test_at_or_above_the_threshold_is_externalized(
+        self, size: int, externalized: bool, use_async: bool
+    ) -> None:
         """The .NET rule: UTF-8 size >= threshold."""
         store = _store()
         node = Node()
@@ -211,7 +217,9 @@ class TestFailuresLeaveTheMessageUnchanged:
             def upload_many(self, payloads: Sequence[bytes], *, instance_id: str | None = None) -> list[str]:
                 raise PayloadStoreUnavailableError("upload", "memory", "offline")
 
-            async def upload_many_async(self, payloads: Sequence[bytes], *, instance_id: str | None = None) -> list[str]:
+            async def upload_many_async(
+                self, payloads: Sequence[bytes], *, instance_id: str | None = None
+            ) -> list[str]:
                 raise PayloadStoreUnavailableError("upload", "memory", "offline")
 
         store = Failing(InMemoryPayloadStore(LargePayloadStorageOptions(threshold_bytes=THRESHOLD)))

@@ -54,7 +54,10 @@ class TestRouting:
 
     def test_scope_comes_from_the_message(self) -> None:
         assert scope_of(pb.CreateInstanceRequest(instanceId="a")) == "a"
-        assert scope_of(pb.ActivityRequest(orchestrationInstance=pb.OrchestrationInstance(instanceId="b"))) == "b"
+        assert (
+            scope_of(pb.ActivityRequest(orchestrationInstance=pb.OrchestrationInstance(instanceId="b")))
+            == "b"
+        )
         assert scope_of(pb.EntityBatchResult()) is None
 
     def test_work_item_requests_advertise_large_payloads_once(self) -> None:
@@ -180,7 +183,9 @@ class TestFailedCompletions:
         result.actions.add().sendSignal.name = "other"
         plan = hooks.plan_send("CompleteEntityTask", result)
         assert plan.scope == "@cart@user-1"
-        sent = hooks.failed_completion("CompleteEntityTask", result, plan.entry, PayloadTooLargeError(100, 10))
+        sent = hooks.failed_completion(
+            "CompleteEntityTask", result, plan.entry, PayloadTooLargeError(100, 10)
+        )
         assert isinstance(sent, pb.EntityBatchResult)
         assert sent.entityState.value == "blob:v1:c:" + "3" * 32
         assert sent.results[0].HasField("failure")

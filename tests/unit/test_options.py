@@ -34,7 +34,9 @@ class TestValidation:
         assert LargePayloadStorageOptions(threshold_bytes=threshold).threshold_bytes == threshold
 
     def test_maximum_below_threshold_is_refused(self) -> None:
-        with pytest.raises(ValueError, match=r"max_stored_payload_bytes must be at least threshold_bytes \(1,000\)"):
+        with pytest.raises(
+            ValueError, match=r"max_stored_payload_bytes must be at least threshold_bytes \(1,000\)"
+        ):
             LargePayloadStorageOptions(threshold_bytes=1000, max_stored_payload_bytes=999)
 
     def test_maximum_equal_to_threshold_is_allowed(self) -> None:
@@ -54,7 +56,7 @@ class TestValidation:
 class TestImmutability:
     def test_assignment_is_refused(self) -> None:
         options = LargePayloadStorageOptions()
-        with pytest.raises(dataclasses.FrozenInstanceError, match="use dataclasses.replace"):
+        with pytest.raises(dataclasses.FrozenInstanceError, match=r"use dataclasses\.replace"):
             options.threshold_bytes = 1  # type: ignore[misc]
         assert options.threshold_bytes == 262_144
 

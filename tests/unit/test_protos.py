@@ -10,8 +10,16 @@ _SV = ".google.protobuf.StringValue"
 _F = descriptor_pb2.FieldDescriptorProto
 
 
-def _field(msg: Any, name: str, number: int, type_name: str | None = None, *, repeated: bool = False,
-           oneof: int | None = None, scalar: int = _F.TYPE_STRING) -> None:
+def _field(
+    msg: Any,
+    name: str,
+    number: int,
+    type_name: str | None = None,
+    *,
+    repeated: bool = False,
+    oneof: int | None = None,
+    scalar: int = _F.TYPE_STRING,
+) -> None:
     field = msg.field.add(name=name, number=number)
     field.label = _F.LABEL_REPEATED if repeated else _F.LABEL_OPTIONAL
     if type_name is None:

@@ -36,13 +36,17 @@ class TestRoundTrip:
         assert store.download(token) == data
 
     def test_maximum_size_payload_round_trips(self, local_store_factory: StoreFactory) -> None:
-        store = local_store_factory(LargePayloadStorageOptions(threshold_bytes=10, max_stored_payload_bytes=100_000))
+        store = local_store_factory(
+            LargePayloadStorageOptions(threshold_bytes=10, max_stored_payload_bytes=100_000)
+        )
         data = b"m" * 100_000
         assert store.download(store.upload(data)) == data
 
     @pytest.mark.parametrize("compression", [True, False])
     def test_with_and_without_compression(self, local_store_factory: StoreFactory, compression: bool) -> None:
-        store = local_store_factory(LargePayloadStorageOptions(threshold_bytes=10, enable_compression=compression))
+        store = local_store_factory(
+            LargePayloadStorageOptions(threshold_bytes=10, enable_compression=compression)
+        )
         data = json.dumps(orders(100)).encode()
         token = store.upload(data)
         assert store.download(token) == data
@@ -81,8 +85,12 @@ class TestNaming:
 
 
 class TestRefusals:
-    def test_above_the_maximum_is_refused_naming_size_and_limit(self, local_store_factory: StoreFactory) -> None:
-        store = local_store_factory(LargePayloadStorageOptions(threshold_bytes=10, max_stored_payload_bytes=100))
+    def test_above_the_maximum_is_refused_naming_size_and_limit(
+        self, local_store_factory: StoreFactory
+    ) -> None:
+        store = local_store_factory(
+            LargePayloadStorageOptions(threshold_bytes=10, max_stored_payload_bytes=100)
+        )
         with pytest.raises(PayloadTooLargeError, match=r"101 bytes exceeds the limit of 100 bytes"):
             store.upload(b"x" * 101)
 
@@ -93,7 +101,9 @@ class TestRefusals:
             store.download(missing)
         assert info.value.token == missing
 
-    @pytest.mark.parametrize("value", ["", "hello", "blob:v1:c:n", "{\"a\": 1}", "file:v1:xyz", "memory:v1:xyz"])
+    @pytest.mark.parametrize(
+        "value", ["", "hello", "blob:v1:c:n", '{"a": 1}', "file:v1:xyz", "memory:v1:xyz"]
+    )
     def test_other_strings_are_not_tokens(self, store: PayloadStore, value: str) -> None:
         assert not store.is_known_token(value)
         with pytest.raises(InvalidPayloadTokenError):

@@ -176,7 +176,8 @@ class TestConcurrentWriters:
         barrier = context.Barrier(4)
         out = context.Queue()
         children = [
-            context.Process(target=_write_in_child, args=(str(tmp_path), payloads, barrier, out)) for _ in range(4)
+            context.Process(target=_write_in_child, args=(str(tmp_path), payloads, barrier, out))
+            for _ in range(4)
         ]
         for child in children:
             child.start()

@@ -1,0 +1,47 @@
+# Two commands do all set-up from a fresh clone:
+#   make demo   the example on the embedded defaults (in-memory backend, filesystem store)
+#   make test   everything the suite needs (Python packages, Azurite from npm), then lint, types and tests
+# Other targets: make lint, make bench, make clean.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check --quiet
+PYTEST_ARGS ?=
+
+.PHONY: demo test lint bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Stamps make re-runs instant; they are redone when pyproject.toml changes.
+$(VENV)/.demo-deps: pyproject.toml | $(PY)
+	$(PIP) install -e .
+	touch $@
+
+$(VENV)/.test-deps: pyproject.toml | $(PY)
+	$(PIP) install -e ".[dev]"
+	touch $@
+
+# Azurite, pinned in package-lock.json, into ./node_modules (never a global install).
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+demo: $(VENV)/.demo-deps
+	$(PY) examples/large_payload/app.py
+
+lint: $(VENV)/.test-deps
+	$(PY) -m ruff check durabletask_payloads tests examples benchmarks
+	$(PY) -m ruff format --check durabletask_payloads tests examples benchmarks
+	$(PY) -m mypy
+
+# pytest exits 5 when it collected no test; like any non-zero status, that fails the target.
+test: $(VENV)/.test-deps node_modules/.package-lock.json lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.test-deps node_modules/.package-lock.json
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis
