@@ -178,3 +178,72 @@ class TestQueries:
         )
         assert {s.instance_id: json.loads(s.serialized_input or "null") for s in states} == payloads
         assert {s.instance_id: json.loads(s.serialized_output or "null") for s in states} == payloads
+
+
+class TestAsyncClient:
+    def test_the_async_client_externalizes_and_resolves(self, env: Env) -> None:
+        import asyncio
+
+        from durabletask_payloads import AsyncTaskHubGrpcClient
+
+        event = orders(15, seed=21)
+
+        async def scenario() -> tuple[object, object, list[str], object]:
+            client = AsyncTaskHubGrpcClient(host_address=env.address, payload_store=env.store)
+            try:
+                instance_id = await client.schedule_new_orchestration(wf.wait_for_event, input=BIG)
+                await client.raise_orchestration_event(instance_id, "payload", data=event)
+                state = await client.wait_for_orchestration_completion(instance_id, timeout=60)
+                assert state is not None
+                history = await client.get_orchestration_history(instance_id)
+                started = [e for e in history if type(e).__name__ == "ExecutionStartedEvent"]
+                fetched = await client.get_orchestration_state(instance_id, fetch_payloads=True)
+                assert fetched is not None
+                return (
+                    json.loads(fetched.serialized_input or "null"),
+                    _output(state),
+                    [str(e.input) for e in started],  # type: ignore[attr-defined]
+                    instance_id,
+                )
+            finally:
+                await client.close()
+
+        stored_input, output, started_inputs, instance_id = asyncio.run(scenario())
+        assert stored_input == BIG
+        assert output == {"digest": wf.digest(event), "value": event}
+        assert [json.loads(text) for text in started_inputs] == [BIG]
+        raw = env.raw.get_orchestration_state(str(instance_id))
+        assert raw is not None and env.is_token(raw.serialized_input)
+
+    def test_a_caller_owned_aio_channel_cannot_be_combined_with_a_store(self, env: Env) -> None:
+        import grpc.aio
+
+        from durabletask_payloads import AsyncTaskHubGrpcClient
+
+        async def scenario() -> None:
+            channel = grpc.aio.insecure_channel(env.address)
+            try:
+                with pytest.raises(ValueError, match="payload_interceptors"):
+                    AsyncTaskHubGrpcClient(channel=channel, payload_store=env.store)
+            finally:
+                await channel.close()
+
+        import asyncio
+
+        asyncio.run(scenario())
+
+
+class TestCallerOwnedChannel:
+    def test_sync_worker_and_client_wrap_a_channel_they_are_given(self, env: Env) -> None:
+        import grpc
+
+        from durabletask_payloads import TaskHubGrpcClient
+
+        with grpc.insecure_channel(env.address) as channel:
+            client = TaskHubGrpcClient(channel=channel, payload_store=env.store)
+            instance_id = client.schedule_new_orchestration(wf.return_input, input=BIG)
+            state = client.wait_for_orchestration_completion(instance_id, timeout=60)
+            assert state is not None
+            assert _output(state) == BIG
+        raw = env.raw.get_orchestration_state(instance_id)
+        assert raw is not None and env.is_token(raw.serialized_input)
