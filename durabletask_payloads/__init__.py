@@ -13,6 +13,8 @@ worker and to the client::
     client = TaskHubGrpcClient(host_address="localhost:4001", payload_store=store)
 """
 
+import typing as _typing
+
 from ._client import AsyncTaskHubGrpcClient, TaskHubGrpcClient
 from ._exceptions import (
     InvalidPayloadTokenError,
@@ -36,9 +38,15 @@ from ._version import __version__
 from ._worker import TaskHubGrpcWorker
 from .aio import payload_interceptors as payload_interceptors_async
 from .stores import FileSystemPayloadStore, InMemoryPayloadStore
+from .stores._azure_options import BlobPayloadStoreOptions
+
+if _typing.TYPE_CHECKING:
+    from .stores._azure_blob import BlobPayloadStore
 
 __all__ = [
     "AsyncTaskHubGrpcClient",
+    "BlobPayloadStore",
+    "BlobPayloadStoreOptions",
     "FileSystemPayloadStore",
     "InMemoryPayloadStore",
     "InvalidPayloadTokenError",
@@ -62,3 +70,17 @@ __all__ = [
     "payload_interceptors_async",
     "payload_tokens",
 ]
+
+
+def __getattr__(name: str) -> _typing.Any:
+    # Stores with optional dependencies are imported on first use, so that a
+    # missing extra only matters to those who use that store.
+    if name == "BlobPayloadStore":
+        from .stores._azure_blob import BlobPayloadStore
+
+        return BlobPayloadStore
+    raise AttributeError(f"module 'durabletask_payloads' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -13,6 +13,7 @@ from google.protobuf import wrappers_pb2
 from google.protobuf.message import Message
 
 from ._codec import check_size
+from ._compression import GZIP_MAGIC
 from ._exceptions import PayloadIntegrityError
 from ._store import PayloadStore
 from ._walker import find_string_values
@@ -86,7 +87,12 @@ def _apply_payloads(groups: _TokenGroups, payloads: list[bytes]) -> int:
         try:
             texts.append(data.decode("utf-8"))
         except UnicodeDecodeError as exc:
-            raise PayloadIntegrityError(token, f"the payload is not valid UTF-8 ({exc.reason})") from exc
+            reason = f"the payload is not valid UTF-8 ({exc.reason})"
+            if data.startswith(GZIP_MAGIC):
+                # What durabletask's built-in store writes with compression on: a gzip body whose
+                # blob does not say Content-Encoding: gzip, so no SDK inflates it.
+                reason += "; it is gzip data stored without Content-Encoding: gzip"
+            raise PayloadIntegrityError(token, reason) from exc
     count = 0
     for fields, text in zip(groups.values(), texts, strict=True):
         for field in fields:

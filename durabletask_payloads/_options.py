@@ -51,6 +51,11 @@ class LargePayloadStorageOptions(_upstream.LargePayloadStorageOptions):
     enable_compression: bool = True
 
     def __post_init__(self) -> None:
+        self._validate()
+        object.__setattr__(self, "_frozen", True)
+
+    def _validate(self) -> None:
+        """Check every field; subclasses extend this (and may normalise fields) before the freeze."""
         threshold = _check_int("threshold_bytes", self.threshold_bytes)
         if not 1 <= threshold <= MAX_THRESHOLD_BYTES:
             raise ValueError(
@@ -63,7 +68,6 @@ class LargePayloadStorageOptions(_upstream.LargePayloadStorageOptions):
             )
         if not isinstance(self.enable_compression, bool):
             raise ValueError(f"enable_compression must be True or False, got {self.enable_compression!r}")
-        object.__setattr__(self, "_frozen", True)
 
     def __setattr__(self, name: str, value: Any) -> None:
         # Stores derive state from their options once; a later change would be

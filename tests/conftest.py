@@ -1,15 +1,22 @@
-"""Fixtures shared by every test: the in-memory Durable Task backend and payload stores."""
+"""Fixtures shared by every test: the in-memory Durable Task backend, Azurite and payload stores."""
 
 from __future__ import annotations
 
+import dataclasses
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+# Imported here, at a shallow stack, on purpose: hypothesis's pytest plugin otherwise imports it at
+# the end of the session, where CPython 3.11.7's AST validator can fail with "AST constructor
+# recursion depth mismatch" (a CPython bug fixed in later releases) and crash the run.
+import hypothesis  # noqa: F401
 import pytest
 from durabletask.testing import InMemoryOrchestrationBackend, create_test_backend
 
 from durabletask_payloads import (
+    BlobPayloadStoreOptions,
     FileSystemPayloadStore,
     InMemoryPayloadStore,
     LargePayloadStorageOptions,
@@ -17,8 +24,7 @@ from durabletask_payloads import (
 )
 
 from .helpers import free_port
-
-StoreFactory = Callable[[LargePayloadStorageOptions], PayloadStore]
+from .services import Azurite, start_azurite
 
 
 @dataclass
@@ -36,19 +42,68 @@ def backend() -> Iterator[Backend]:
     server.stop(grace=None)
 
 
-def _memory(tmp: Path) -> StoreFactory:
-    return lambda options: InMemoryPayloadStore(options)
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+    """A real Azurite blob server on 127.0.0.1 and a free port, for the whole session.
+
+    make test installs it into ./node_modules; a test that needs it fails, never skips,
+    when it cannot be started.
+    """
+    server = start_azurite(tmp_path_factory.mktemp("azurite"))
+    yield server
+    server.stop()
 
 
-def _filesystem(tmp: Path) -> StoreFactory:
-    counter = iter(range(1_000_000))
-    return lambda options: FileSystemPayloadStore(tmp / f"fs{next(counter)}", options)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that uses Azurite must say so with the azurite marker (so `-m "not azurite"` is honest)."""
+    for item in items:
+        uses = "azurite" in getattr(item, "fixturenames", ())
+        if uses and item.get_closest_marker("azurite") is None:
+            raise pytest.UsageError(f"{item.nodeid} uses the azurite fixture without the azurite marker")
 
 
-LOCAL_STORES: dict[str, Callable[[Path], StoreFactory]] = {"memory": _memory, "filesystem": _filesystem}
+def make_store(
+    kind: str, request: pytest.FixtureRequest, tmp_path: Path, options: LargePayloadStorageOptions
+) -> PayloadStore:
+    """A fresh, empty store of *kind* with *options* (size and compression settings)."""
+    if kind == "memory":
+        return InMemoryPayloadStore(options)
+    if kind == "filesystem":
+        return FileSystemPayloadStore(tmp_path / f"fs-{uuid.uuid4().hex[:8]}", options)
+    if kind == "azure_blob":
+        from durabletask_payloads import BlobPayloadStore
+
+        server: Azurite = request.getfixturevalue("azurite")
+        return BlobPayloadStore(
+            BlobPayloadStoreOptions(
+                connection_string=server.connection_string,
+                container_name=f"t-{uuid.uuid4().hex[:20]}",
+                **{f.name: getattr(options, f.name) for f in dataclasses.fields(LargePayloadStorageOptions)},
+            )
+        )
+    raise ValueError(kind)
 
 
-@pytest.fixture(params=sorted(LOCAL_STORES))
-def local_store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
-    """Builds a fresh store of each local kind (memory, filesystem) from options."""
-    return LOCAL_STORES[request.param](tmp_path)
+StoreFactory = Callable[[LargePayloadStorageOptions], PayloadStore]
+
+#: Every store kind, with the marker of the server it needs.
+STORE_KINDS = [
+    pytest.param("memory", id="memory"),
+    pytest.param("filesystem", id="filesystem"),
+    pytest.param("azure_blob", id="azure_blob", marks=pytest.mark.azurite),
+]
+
+
+@pytest.fixture(params=STORE_KINDS)
+def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
+    """Builds fresh stores of each kind from options; closes them afterwards."""
+    made: list[PayloadStore] = []
+
+    def factory(options: LargePayloadStorageOptions) -> PayloadStore:
+        store = make_store(request.param, request, tmp_path, options)
+        made.append(store)
+        return store
+
+    yield factory
+    for store in made:
+        store.close()

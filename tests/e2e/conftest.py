@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -22,7 +21,7 @@ from durabletask_payloads import (
     TaskHubGrpcWorker,
 )
 
-from ..conftest import LOCAL_STORES, Backend
+from ..conftest import STORE_KINDS, Backend, make_store
 from ..helpers import CountingStore
 from .workflows import register
 
@@ -95,22 +94,14 @@ def stop_env(env: Env) -> None:
     env.raw.close()
 
 
-def _scenario_store(kind: str) -> Callable[[Path], PayloadStore]:
-    return lambda tmp: LOCAL_STORES[kind](tmp)(SCENARIO_OPTIONS)
-
-
-STORE_KINDS: dict[str, Callable[[Path], PayloadStore]] = {
-    kind: _scenario_store(kind) for kind in LOCAL_STORES
-}
-
-
-@pytest.fixture(scope="session", params=sorted(STORE_KINDS))
+@pytest.fixture(scope="session", params=STORE_KINDS)
 def env(
     request: pytest.FixtureRequest, backend: Backend, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Env]:
     """A worker with every workflow registered, for each store kind."""
     kind = request.param
-    store = STORE_KINDS[kind](tmp_path_factory.mktemp(kind))
+    store = make_store(kind, request, tmp_path_factory.mktemp(kind), SCENARIO_OPTIONS)
     running = start_env(kind, store, backend.address)
     yield running
     stop_env(running)
+    store.close()

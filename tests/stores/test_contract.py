@@ -16,15 +16,15 @@ from durabletask_payloads import (
     PayloadTooLargeError,
 )
 
-from ...conftest import StoreFactory
-from ...helpers import orders
+from ..conftest import StoreFactory
+from ..helpers import orders
 
 SMALL = LargePayloadStorageOptions(threshold_bytes=1024, max_stored_payload_bytes=64 * 1024 * 1024)
 
 
 @pytest.fixture
-def store(local_store_factory: StoreFactory) -> PayloadStore:
-    return local_store_factory(SMALL)
+def store(store_factory: StoreFactory) -> PayloadStore:
+    return store_factory(SMALL)
 
 
 class TestRoundTrip:
@@ -35,18 +35,16 @@ class TestRoundTrip:
         assert store.is_known_token(token)
         assert store.download(token) == data
 
-    def test_maximum_size_payload_round_trips(self, local_store_factory: StoreFactory) -> None:
-        store = local_store_factory(
+    def test_maximum_size_payload_round_trips(self, store_factory: StoreFactory) -> None:
+        store = store_factory(
             LargePayloadStorageOptions(threshold_bytes=10, max_stored_payload_bytes=100_000)
         )
         data = b"m" * 100_000
         assert store.download(store.upload(data)) == data
 
     @pytest.mark.parametrize("compression", [True, False])
-    def test_with_and_without_compression(self, local_store_factory: StoreFactory, compression: bool) -> None:
-        store = local_store_factory(
-            LargePayloadStorageOptions(threshold_bytes=10, enable_compression=compression)
-        )
+    def test_with_and_without_compression(self, store_factory: StoreFactory, compression: bool) -> None:
+        store = store_factory(LargePayloadStorageOptions(threshold_bytes=10, enable_compression=compression))
         data = json.dumps(orders(100)).encode()
         token = store.upload(data)
         assert store.download(token) == data
@@ -85,12 +83,8 @@ class TestNaming:
 
 
 class TestRefusals:
-    def test_above_the_maximum_is_refused_naming_size_and_limit(
-        self, local_store_factory: StoreFactory
-    ) -> None:
-        store = local_store_factory(
-            LargePayloadStorageOptions(threshold_bytes=10, max_stored_payload_bytes=100)
-        )
+    def test_above_the_maximum_is_refused_naming_size_and_limit(self, store_factory: StoreFactory) -> None:
+        store = store_factory(LargePayloadStorageOptions(threshold_bytes=10, max_stored_payload_bytes=100))
         with pytest.raises(PayloadTooLargeError, match=r"101 bytes exceeds the limit of 100 bytes"):
             store.upload(b"x" * 101)
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import gzip
 import json
-import multiprocessing
 import os
 import stat
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from durabletask_payloads import (
     PayloadNotFoundError,
 )
 
-from ...helpers import orders
+from ..helpers import orders
 
 
 def _files(root: Path) -> list[Path]:
@@ -140,10 +141,15 @@ class TestAtomicity:
         assert path.stat().st_mtime_ns == before - 10**9
 
 
-def _write_in_child(root: str, payloads: list[bytes], barrier: object, out: object) -> None:
-    store = FileSystemPayloadStore(root)
-    barrier.wait()  # type: ignore[attr-defined]
-    out.put([store.upload(p, instance_id="shared") for p in payloads])  # type: ignore[attr-defined]
+# A writer process: waits for "go" on stdin, then stores every payload and prints the tokens.
+_CHILD = """
+import json, sys
+from durabletask_payloads import FileSystemPayloadStore
+store = FileSystemPayloadStore(sys.argv[1])
+payloads = [p.encode() for p in json.load(open(sys.argv[2]))]
+sys.stdin.readline()
+print(json.dumps([store.upload(p, instance_id="shared") for p in payloads]))
+"""
 
 
 class TestConcurrentWriters:
@@ -171,24 +177,31 @@ class TestConcurrentWriters:
         assert len(_files(tmp_path)) == 10
 
     def test_processes_writing_the_same_payloads(self, tmp_path: Path) -> None:
-        context = multiprocessing.get_context("spawn")
-        payloads = [json.dumps(orders(30, seed)).encode() for seed in range(5)]
-        barrier = context.Barrier(4)
-        out = context.Queue()
+        root = tmp_path / "root"
+        texts = [json.dumps(orders(30, seed)) for seed in range(5)]
+        source = tmp_path / "payloads.json"
+        source.write_text(json.dumps(texts))
         children = [
-            context.Process(target=_write_in_child, args=(str(tmp_path), payloads, barrier, out))
+            subprocess.Popen(
+                [sys.executable, "-c", _CHILD, str(root), str(source)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
             for _ in range(4)
         ]
+        # Every child is started before any is told to write.
         for child in children:
-            child.start()
-        results = [out.get(timeout=60) for _ in children]
-        for child in children:
-            child.join(timeout=60)
-            assert child.exitcode == 0
+            assert child.stdin is not None
+            child.stdin.write("go\n")
+            child.stdin.flush()
+        outputs = [child.communicate(timeout=120)[0] for child in children]
+        assert [child.returncode for child in children] == [0, 0, 0, 0]
+        results = [json.loads(out) for out in outputs]
         assert all(tokens == results[0] for tokens in results)
-        store = FileSystemPayloadStore(tmp_path)
-        assert [store.download(t) for t in results[0]] == payloads
-        assert len(_files(tmp_path)) == 5
+        store = FileSystemPayloadStore(root)
+        assert [store.download(t) for t in results[0]] == [t.encode() for t in texts]
+        assert len(_files(root)) == 5
 
 
 class TestListing:

@@ -1,0 +1,393 @@
+"""Azure Blob Storage payload store, wire-compatible with the .NET and Java SDKs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import threading
+import weakref
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote, unquote
+
+try:
+    from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
+    from azure.storage.blob import BlobServiceClient, ContentSettings, ExponentialRetry
+    from azure.storage.blob.aio import BlobServiceClient as AsyncBlobServiceClient
+    from azure.storage.blob.aio import ExponentialRetry as AsyncExponentialRetry
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError(
+        "BlobPayloadStore needs the Azure extra: pip install 'durabletask-payloads[azure]'"
+    ) from exc
+
+from .._codec import EncodedPayload, decode_payload, encode_payload
+from .._exceptions import (
+    InvalidPayloadTokenError,
+    PayloadError,
+    PayloadNotFoundError,
+    PayloadStoreUnavailableError,
+    PayloadTooLargeError,
+)
+from .._store import PayloadInfo, PayloadStore
+from .._token import (
+    BLOB_V1_PREFIX,
+    BLOB_V2_PREFIX,
+    format_blob_token_v1,
+    format_blob_token_v2,
+    is_content_name,
+    parse_blob_token,
+)
+from ._azure_options import BlobPayloadStoreOptions
+
+__all__ = ["BlobPayloadStore", "BlobPayloadStoreOptions"]
+
+_log = logging.getLogger("durabletask_payloads.stores.azure_blob")
+
+# Blob metadata (ignored by other SDKs): the payload's hash, size and instance, for checks and clean-up.
+_META_SHA256 = "payloadsha256"
+_META_SIZE = "payloadsize"
+_META_INSTANCE = "instanceid"
+# The first GET of a download is bounded, so an oversized blob is refused before it is read whole.
+_GET_CHUNK = 4 * 1024 * 1024
+# gzip of incompressible data is a little larger than the data.
+_GZIP_SLACK = 64 * 1024
+
+
+def _describe(exc: BaseException) -> str:
+    """Status and error code of an Azure error: never its message, which may quote a URL."""
+    status = getattr(exc, "status_code", None)
+    code = getattr(exc, "error_code", None)
+    if status:
+        return f"HTTP {status}" + (f" {code}" if code else "")
+    return type(exc).__name__
+
+
+def _failure(exc: AzureError, operation: str, target: str) -> PayloadError:
+    if isinstance(exc, ResourceNotFoundError):
+        return PayloadNotFoundError(target, _describe(exc))
+    return PayloadStoreUnavailableError(operation, target, _describe(exc))
+
+
+class BlobPayloadStore(PayloadStore):
+    """Stores payloads as blobs in Azure Blob Storage, as the .NET and Java SDKs do.
+
+    Writes go to ``options.container_name``, one blob per distinct payload of an
+    instance, named by 32 lowercase hex characters at the container root. A blob
+    is created only if absent (``If-None-Match: *``), so writing a payload twice,
+    or two workers racing, leaves one blob. Compressed blobs carry
+    ``Content-Encoding: gzip``; every blob carries the payload's SHA-256 and
+    instance as metadata, which other SDKs ignore.
+
+    Reads accept ``blob:v1:`` and ``blob:v2:`` tokens, inflate only when the blob
+    says ``gzip`` (whatever this store's compression setting) and verify the
+    SHA-256 when the blob has one. A token for another storage account, or for
+    a container not configured (``container_name`` or ``allowed_containers``), is
+    refused before any request is made: a token is data, not a permission.
+
+    Args:
+        options: Connection, container and size settings.
+
+    """
+
+    def __init__(self, options: BlobPayloadStoreOptions) -> None:
+        self._options = options
+        self._sync = self._new_client(asynchronous=False)
+        self._account_url = str(self._sync.url).rstrip("/")
+        self._readable = frozenset((options.container_name, *options.allowed_containers))
+        self._container_ready = False
+        self._container_lock = threading.Lock()
+        self._aio_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+            weakref.WeakKeyDictionary()
+        )
+        credential = options.credential
+        # A sync token credential cannot serve the aio client: fall back to threads.
+        self._aio_native = options.async_credential is not None or not (
+            hasattr(credential, "get_token") and not inspect.iscoroutinefunction(credential.get_token)
+        )
+
+    @classmethod
+    def from_connection_string(cls, connection_string: str, **options: Any) -> BlobPayloadStore:
+        """Build a store from a connection string; *options* are other ``BlobPayloadStoreOptions`` fields."""
+        return cls(BlobPayloadStoreOptions(connection_string=connection_string, **options))
+
+    def _new_client(self, *, asynchronous: bool) -> Any:
+        options = self._options
+        retry = AsyncExponentialRetry if asynchronous else ExponentialRetry
+        kwargs: dict[str, Any] = {
+            "retry_policy": retry(
+                initial_backoff=options.retry_backoff_seconds,  # type: ignore[arg-type]
+                increment_base=2,
+                retry_total=options.retry_total,
+                random_jitter_range=1,
+            ),
+            "connection_timeout": options.connection_timeout_seconds,
+            "read_timeout": options.read_timeout_seconds,
+            "max_single_get_size": _GET_CHUNK,
+            "max_chunk_get_size": _GET_CHUNK,
+        }
+        if options.api_version:
+            kwargs["api_version"] = options.api_version
+        client_type = AsyncBlobServiceClient if asynchronous else BlobServiceClient
+        if options.connection_string is not None:
+            return client_type.from_connection_string(options.connection_string, **kwargs)
+        credential = (
+            options.async_credential if asynchronous and options.async_credential else options.credential
+        )
+        assert options.account_url is not None  # checked by the options
+        return client_type(options.account_url, credential=credential, **kwargs)
+
+    @property
+    def options(self) -> BlobPayloadStoreOptions:
+        """The settings of this store."""
+        return self._options
+
+    @property
+    def account_url(self) -> str:
+        """The blob endpoint of the account (for Azurite, including the account name)."""
+        return self._account_url
+
+    @property
+    def token_prefixes(self) -> tuple[str, ...]:
+        """``("blob:v1:", "blob:v2:")``."""
+        return (BLOB_V1_PREFIX, BLOB_V2_PREFIX)
+
+    # -- tokens -------------------------------------------------------------------------
+
+    def is_known_token(self, value: str) -> bool:
+        """Return whether *value* is a well-formed ``blob:v1:`` or ``blob:v2:`` token."""
+        try:
+            parse_blob_token(value)
+        except InvalidPayloadTokenError:
+            return False
+        return True
+
+    def _token(self, name: str) -> str:
+        container = self._options.container_name
+        if self._options.token_version == "v2":  # noqa: S105 - a format version, not a secret
+            return format_blob_token_v2(self._account_url, container, name)
+        return format_blob_token_v1(container, name)
+
+    def _locate(self, token: str) -> tuple[str, str]:
+        """Return (container, blob name) for a token this store may read; refuse others before any I/O."""
+        parsed = parse_blob_token(token)
+        if parsed.account_url is not None and parsed.account_url.lower() != self._account_url.lower():
+            raise InvalidPayloadTokenError(
+                token, f"it names another storage account than this store's ({self._account_url})"
+            )
+        if parsed.container not in self._readable:
+            raise InvalidPayloadTokenError(
+                token,
+                f"container {parsed.container!r} is not this store's container_name or in allowed_containers",
+            )
+        return parsed.container, parsed.blob_name
+
+    # -- writing ------------------------------------------------------------------------
+
+    def _upload_kwargs(self, encoded: EncodedPayload, instance_id: str | None) -> dict[str, Any]:
+        metadata = {_META_SHA256: encoded.sha256, _META_SIZE: str(encoded.size)}
+        if instance_id is not None:
+            metadata[_META_INSTANCE] = quote(instance_id, safe="")
+        encoding = "gzip" if encoded.content_encoding == "gzip" else None
+        return {
+            "name": encoded.name,
+            "data": encoded.body,
+            "overwrite": False,  # If-None-Match: *
+            "metadata": metadata,
+            "content_settings": ContentSettings(content_encoding=encoding),
+        }
+
+    def _ensure_container(self) -> None:
+        if self._container_ready:
+            return
+        with self._container_lock:
+            if not self._container_ready:
+                with contextlib.suppress(ResourceExistsError):
+                    self._sync.get_container_client(self._options.container_name).create_container()
+                self._container_ready = True
+
+    async def _ensure_container_async(self) -> None:
+        if self._container_ready:
+            return
+        with contextlib.suppress(ResourceExistsError):
+            await self._aio_client().get_container_client(self._options.container_name).create_container()
+        self._container_ready = True
+
+    def upload(self, data: bytes, *, instance_id: str | None = None) -> str:
+        """Store *data* as a blob (once per instance and content) and return its token."""
+        encoded = encode_payload(data, self._options, instance_id)
+        kwargs = self._upload_kwargs(encoded, instance_id)
+        container = self._sync.get_container_client(self._options.container_name)
+        try:
+            self._ensure_container()
+            for attempt in (1, 2):
+                try:
+                    container.upload_blob(**kwargs)
+                    _log.info(
+                        "Stored %d bytes as blob %s (%d stored)",
+                        encoded.size,
+                        encoded.name,
+                        len(encoded.body),
+                    )
+                except ResourceExistsError:
+                    _log.debug("Blob %s already holds this payload", encoded.name)
+                except ResourceNotFoundError:
+                    if attempt == 2:
+                        raise
+                    # The container was deleted behind our back: create it again, once.
+                    self._container_ready = False
+                    self._ensure_container()
+                    continue
+                break
+        except AzureError as exc:
+            raise _failure(exc, "upload", encoded.name) from exc
+        return self._token(encoded.name)
+
+    async def upload_async(self, data: bytes, *, instance_id: str | None = None) -> str:
+        """Async twin of :meth:`upload`."""
+        if not self._aio_native:
+            return await asyncio.to_thread(self.upload, data, instance_id=instance_id)
+        encoded = encode_payload(data, self._options, instance_id)
+        kwargs = self._upload_kwargs(encoded, instance_id)
+        container = self._aio_client().get_container_client(self._options.container_name)
+        try:
+            await self._ensure_container_async()
+            for attempt in (1, 2):
+                try:
+                    await container.upload_blob(**kwargs)
+                    _log.info(
+                        "Stored %d bytes as blob %s (%d stored)",
+                        encoded.size,
+                        encoded.name,
+                        len(encoded.body),
+                    )
+                except ResourceExistsError:
+                    _log.debug("Blob %s already holds this payload", encoded.name)
+                except ResourceNotFoundError:
+                    if attempt == 2:
+                        raise
+                    self._container_ready = False
+                    await self._ensure_container_async()
+                    continue
+                break
+        except AzureError as exc:
+            raise _failure(exc, "upload", encoded.name) from exc
+        return self._token(encoded.name)
+
+    # -- reading ------------------------------------------------------------------------
+
+    def _check_stored_size(self, size: int, token: str) -> None:
+        limit = self._options.max_stored_payload_bytes + _GZIP_SLACK
+        if size > limit:
+            raise PayloadTooLargeError(size, self._options.max_stored_payload_bytes)
+
+    def _decode(self, properties: Any, body: bytes, token: str) -> bytes:
+        metadata = properties.metadata or {}
+        return decode_payload(
+            body,
+            content_encoding=properties.content_settings.content_encoding,
+            sha256=metadata.get(_META_SHA256),
+            token=token,
+            options=self._options,
+        )
+
+    def download(self, token: str) -> bytes:
+        """Return the payload behind *token* (v1 or v2)."""
+        container, name = self._locate(token)
+        try:
+            # decompress=False: the SDK would otherwise inflate gzip blobs by itself.
+            stream = self._sync.get_container_client(container).download_blob(name, decompress=False)
+            self._check_stored_size(stream.properties.size, token)
+            body = stream.readall()
+        except AzureError as exc:
+            raise _failure(exc, "download", token) from exc
+        _log.info("Read blob %s/%s (%d bytes stored)", container, name, len(body))
+        return self._decode(stream.properties, body, token)
+
+    async def download_async(self, token: str) -> bytes:
+        """Async twin of :meth:`download`."""
+        if not self._aio_native:
+            return await asyncio.to_thread(self.download, token)
+        container, name = self._locate(token)
+        try:
+            stream = (
+                await self._aio_client().get_container_client(container).download_blob(name, decompress=False)
+            )
+            self._check_stored_size(stream.properties.size, token)
+            body = await stream.readall()
+        except AzureError as exc:
+            raise _failure(exc, "download", token) from exc
+        _log.info("Read blob %s/%s (%d bytes stored)", container, name, len(body))
+        return self._decode(stream.properties, body, token)
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def delete(self, token: str) -> bool:
+        """Delete the blob behind *token*; False if it was already gone."""
+        container, name = self._locate(token)
+        try:
+            self._sync.get_container_client(container).delete_blob(name)
+        except ResourceNotFoundError:
+            return False
+        except AzureError as exc:
+            raise _failure(exc, "delete", token) from exc
+        return True
+
+    def inspect(self, token: str) -> PayloadInfo:
+        """Describe the blob behind *token* from its properties (no download)."""
+        container, name = self._locate(token)
+        try:
+            properties = (
+                self._sync.get_container_client(container).get_blob_client(name).get_blob_properties()
+            )
+        except AzureError as exc:
+            raise _failure(exc, "inspect", token) from exc
+        return _info(token, properties)
+
+    def list_payloads(self) -> Iterator[PayloadInfo]:
+        """Yield every payload blob (32-hex name) in ``container_name``."""
+        container = self._sync.get_container_client(self._options.container_name)
+        try:
+            for blob in container.list_blobs(include=["metadata"]):
+                if is_content_name(blob.name):
+                    yield _info(self._token(blob.name), blob)
+        except ResourceNotFoundError:
+            return
+        except AzureError as exc:
+            raise _failure(exc, "list", self._options.container_name) from exc
+
+    def _aio_client(self) -> Any:
+        # aiohttp sessions belong to one event loop: keep one client per loop.
+        loop = asyncio.get_running_loop()
+        client = self._aio_clients.get(loop)
+        if client is None:
+            client = self._new_client(asynchronous=True)
+            self._aio_clients[loop] = client
+        return client
+
+    def close(self) -> None:
+        """Close the sync client."""
+        self._sync.close()
+
+    async def aclose(self) -> None:
+        """Close the sync client and this event loop's async client."""
+        client = self._aio_clients.pop(asyncio.get_running_loop(), None)
+        if client is not None:
+            await client.close()
+        self.close()
+
+
+def _info(token: str, properties: Any) -> PayloadInfo:
+    metadata = properties.metadata or {}
+    size = metadata.get(_META_SIZE)
+    instance = metadata.get(_META_INSTANCE)
+    return PayloadInfo(
+        token=token,
+        size=int(size) if size and size.isdigit() else None,
+        stored_size=int(properties.size),
+        content_encoding=properties.content_settings.content_encoding or "identity",
+        sha256=metadata.get(_META_SHA256),
+        instance_id=unquote(instance) if instance is not None else None,
+        created=properties.creation_time,
+    )

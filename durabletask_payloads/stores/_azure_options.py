@@ -1,0 +1,98 @@
+"""Settings of the Azure Blob store (no Azure import: usable before the extra is installed)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._options import LargePayloadStorageOptions
+
+__all__ = ["BlobPayloadStoreOptions"]
+
+_CONTAINER_RE = re.compile(r"(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
+
+
+def _check_container(name: str, value: object) -> str:
+    if not isinstance(value, str) or _CONTAINER_RE.fullmatch(value) is None:
+        raise ValueError(
+            f"{name} must be a valid Azure container name (3-63 characters: lowercase letters, digits and "
+            f"single hyphens, starting and ending with a letter or digit), got {value!r}"
+        )
+    return value
+
+
+@dataclass(eq=True)
+class BlobPayloadStoreOptions(LargePayloadStorageOptions):
+    """Settings of :class:`~durabletask_payloads.BlobPayloadStore`.
+
+    Give either ``connection_string`` or ``account_url`` (with ``credential``).
+    Secrets (the connection string, the credential) are never shown by
+    ``repr()`` and never logged.
+
+    Attributes:
+        container_name: Where payloads are written (created, private, if missing).
+            Default ``durabletask-payloads``, as in .NET and Java.
+        connection_string: An Azure Storage connection string (account key or SAS),
+            e.g. ``UseDevelopmentStorage=true`` style strings for Azurite.
+        account_url: The blob endpoint, e.g. ``https://<account>.blob.core.windows.net``.
+        credential: For ``account_url``: any azure-identity credential (for example
+            ``DefaultAzureCredential()``), an ``AzureNamedKeyCredential``, or a SAS string.
+        async_credential: The ``azure.identity.aio`` twin of ``credential``, for the
+            async methods. Without it, async methods of a store authenticated by a
+            sync token credential run the sync client in a worker thread.
+        api_version: Pin the Storage REST API version (some emulators lag behind).
+        token_version: ``"v1"`` writes ``blob:v1:<container>:<name>`` (readable by
+            every SDK); ``"v2"`` writes ``blob:v2:<blob URL>`` (for .NET 1.25+ tooling).
+            Both are always read.
+        allowed_containers: Further containers whose tokens may be read (for
+            example the one .NET workers write to). A token naming any other
+            container is refused before any request is made.
+        retry_total: Retries of a failed request (connection errors, timeouts,
+            HTTP 408/429/5xx), with exponential backoff. Default 4.
+        retry_backoff_seconds: The wait before retry *n* is
+            ``retry_backoff_seconds + 2 ** n`` seconds, give or take 1 s of jitter;
+            with the defaults about 2.5, 4.5, 8.5 and 16.5 s (32 s in all).
+        connection_timeout_seconds: Time allowed to connect. Default 10.
+        read_timeout_seconds: Time allowed between bytes of a response. Default 60.
+
+    """
+
+    container_name: str = "durabletask-payloads"
+    connection_string: str | None = field(default=None, repr=False)
+    account_url: str | None = None
+    credential: Any = field(default=None, repr=False)
+    async_credential: Any = field(default=None, repr=False)
+    api_version: str | None = None
+    token_version: str = "v1"  # noqa: S105 - a format version, not a secret
+    allowed_containers: tuple[str, ...] = ()
+    retry_total: int = 4
+    retry_backoff_seconds: float = 0.5
+    connection_timeout_seconds: float = 10.0
+    read_timeout_seconds: float = 60.0
+
+    def _validate(self) -> None:
+        super()._validate()
+        _check_container("container_name", self.container_name)
+        if not isinstance(self.allowed_containers, (tuple, list, set, frozenset)):
+            raise ValueError(
+                f"allowed_containers must be a collection of container names, got {self.allowed_containers!r}"
+            )
+        names = tuple(_check_container("allowed_containers", name) for name in self.allowed_containers)
+        object.__setattr__(self, "allowed_containers", names)
+        if (self.connection_string is None) == (self.account_url is None):
+            raise ValueError("give exactly one of connection_string or account_url (with credential)")
+        if self.account_url is not None and not self.account_url.startswith(("https://", "http://")):
+            raise ValueError(f"account_url must be an http(s) URL, got {self.account_url!r}")
+        if self.token_version not in ("v1", "v2"):
+            raise ValueError(f"token_version must be 'v1' or 'v2', got {self.token_version!r}")
+        if (
+            isinstance(self.retry_total, bool)
+            or not isinstance(self.retry_total, int)
+            or not 0 <= self.retry_total <= 20
+        ):
+            raise ValueError(f"retry_total must be an integer from 0 to 20, got {self.retry_total!r}")
+        for name in ("retry_backoff_seconds", "connection_timeout_seconds", "read_timeout_seconds"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")

@@ -1,0 +1,336 @@
+"""BlobPayloadStore on a real Azurite: naming, conditional writes, integrity, refusals, secrets."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from urllib.parse import quote
+
+import pytest
+from azure.storage.blob import BlobServiceClient
+
+from durabletask_payloads import (
+    BlobPayloadStore,
+    BlobPayloadStoreOptions,
+    InvalidPayloadTokenError,
+    PayloadIntegrityError,
+    PayloadNotFoundError,
+    PayloadStoreUnavailableError,
+)
+
+from ..helpers import free_port
+from ..services import DEV_KEY, Azurite
+
+pytestmark = pytest.mark.azurite
+
+
+def _options(azurite: Azurite, **overrides: object) -> BlobPayloadStoreOptions:
+    values: dict[str, object] = {
+        "connection_string": azurite.connection_string,
+        "container_name": f"s-{uuid.uuid4().hex[:16]}",
+    }
+    values.update(overrides)
+    return BlobPayloadStoreOptions(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def store(azurite: Azurite) -> Iterator[BlobPayloadStore]:
+    with BlobPayloadStore(_options(azurite)) as store:
+        yield store
+
+
+@pytest.fixture
+def service(azurite: Azurite) -> Iterator[BlobServiceClient]:
+    with BlobServiceClient.from_connection_string(azurite.connection_string) as client:
+        yield client
+
+
+class TestContainer:
+    def test_created_private_on_first_write(
+        self, store: BlobPayloadStore, service: BlobServiceClient
+    ) -> None:
+        container = service.get_container_client(store.options.container_name)
+        assert not container.exists()
+        store.upload(b"first")
+        assert container.get_container_properties().public_access is None
+
+    def test_created_once_then_remembered(
+        self, store: BlobPayloadStore, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from azure.storage.blob import ContainerClient
+
+        calls: list[str] = []
+        original = ContainerClient.create_container
+
+        def counting(self: ContainerClient, *args: object, **kwargs: object) -> object:
+            calls.append(self.container_name)
+            return original(self, *args, **kwargs)
+
+        monkeypatch.setattr(ContainerClient, "create_container", counting)
+        for i in range(5):
+            store.upload(f"payload {i}".encode())
+        assert calls == [store.options.container_name]
+
+    def test_a_container_deleted_behind_our_back_is_recreated(
+        self, store: BlobPayloadStore, service: BlobServiceClient
+    ) -> None:
+        store.upload(b"one")
+        service.delete_container(store.options.container_name)
+        # Azurite deletes at once; Azure may refuse re-creation briefly (ContainerBeingDeleted).
+        token = store.upload(b"two")
+        assert store.download(token) == b"two"
+
+
+class TestConditionalWrites:
+    def test_a_second_upload_of_the_same_payload_does_not_overwrite(
+        self, store: BlobPayloadStore, service: BlobServiceClient
+    ) -> None:
+        token = store.upload(b"same payload", instance_id="i")
+        name = token.rsplit(":", 1)[1]
+        blob = service.get_blob_client(store.options.container_name, name)
+        etag = blob.get_blob_properties().etag
+        assert store.upload(b"same payload", instance_id="i") == token
+        assert blob.get_blob_properties().etag == etag
+
+    def test_racing_writers_end_with_one_blob(self, azurite: Azurite, service: BlobServiceClient) -> None:
+        options = _options(azurite)
+        stores = [BlobPayloadStore(options) for _ in range(6)]
+        barrier = threading.Barrier(len(stores))
+        tokens: list[str] = []
+
+        def write(store: BlobPayloadStore) -> None:
+            barrier.wait()
+            tokens.append(store.upload(b"raced" * 1000, instance_id="r"))
+
+        threads = [threading.Thread(target=write, args=(s,)) for s in stores]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(set(tokens)) == 1 and len(tokens) == 6
+        names = [b.name for b in service.get_container_client(options.container_name).list_blobs()]
+        assert names == [tokens[0].rsplit(":", 1)[1]]
+        for s in stores:
+            s.close()
+
+
+class TestMetadataAndIntegrity:
+    def test_metadata_records_hash_size_and_instance(self, store: BlobPayloadStore) -> None:
+        token = store.upload(b"x" * 5000, instance_id="inst/ü 1")
+        info = store.inspect(token)
+        assert info.size == 5000
+        assert info.instance_id == "inst/ü 1"
+        assert info.content_encoding == "gzip"
+        assert info.stored_size < 5000
+        assert info.created is not None
+        assert [i.token for i in store.list_payloads()] == [token]
+
+    def test_instance_ids_are_stored_percent_encoded(
+        self, store: BlobPayloadStore, service: BlobServiceClient
+    ) -> None:
+        token = store.upload(b"y", instance_id="ä/b")
+        name = token.rsplit(":", 1)[1]
+        metadata = service.get_blob_client(store.options.container_name, name).get_blob_properties().metadata
+        assert metadata["instanceid"] == quote("ä/b", safe="")
+
+    def test_changed_bytes_fail_the_hash_check(
+        self, store: BlobPayloadStore, service: BlobServiceClient
+    ) -> None:
+        token = store.upload(b"the original", instance_id="i")
+        blob = service.get_blob_client(store.options.container_name, token.rsplit(":", 1)[1])
+        properties = blob.get_blob_properties()
+        import gzip
+
+        from azure.storage.blob import ContentSettings
+
+        blob.upload_blob(
+            gzip.compress(b"the forgery!"),
+            overwrite=True,
+            metadata=properties.metadata,
+            content_settings=ContentSettings(content_encoding="gzip"),
+        )
+        with pytest.raises(PayloadIntegrityError, match="SHA-256"):
+            store.download(token)
+
+    def test_a_deleted_blob_is_not_found(self, store: BlobPayloadStore) -> None:
+        token = store.upload(b"bye")
+        assert store.delete(token) is True
+        with pytest.raises(PayloadNotFoundError, match="HTTP 404"):
+            store.download(token)
+        assert store.delete(token) is False
+
+
+class TestRefusals:
+    """Tokens are data from the backend: they never widen what the store reads."""
+
+    @pytest.fixture
+    def offline(self) -> Iterator[BlobPayloadStore]:
+        """A store whose endpoint has nothing listening: any request would fail slowly."""
+        port = free_port()
+        options = BlobPayloadStoreOptions(
+            connection_string=(
+                f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={DEV_KEY};"
+                f"BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
+            ),
+            retry_total=3,
+            retry_backoff_seconds=2,
+        )
+        with BlobPayloadStore(options) as store:
+            yield store
+
+    @pytest.mark.parametrize(
+        "token",
+        [
+            "blob:v1:other-container:" + "0" * 32,
+            "blob:v2:https://evil.blob.core.windows.net/durabletask-payloads/" + "0" * 32,
+            "blob:v2:http://127.0.0.1:1/devstoreaccount1/durabletask-payloads/" + "0" * 32,
+            "blob:v1:durabletask-payloads:../other/" + "0" * 32,
+            "blob:v1:durabletask-payloads:" + "a" * 5000,
+        ],
+    )
+    def test_refused_before_any_request(self, offline: BlobPayloadStore, token: str) -> None:
+        started = time.monotonic()
+        with pytest.raises(InvalidPayloadTokenError):
+            offline.download(token)
+        with pytest.raises(InvalidPayloadTokenError):
+            offline.delete(token)
+        assert time.monotonic() - started < 1.0  # no connection attempt, no retry backoff
+
+    def test_allowed_containers_widen_reads_not_writes(
+        self, azurite: Azurite, service: BlobServiceClient
+    ) -> None:
+        other = f"o-{uuid.uuid4().hex[:12]}"
+        service.create_container(other)
+        service.get_blob_client(other, "c" * 32).upload_blob(b"written by .NET")
+        token = f"blob:v1:{other}:" + "c" * 32
+        with (
+            BlobPayloadStore(_options(azurite)) as strict,
+            pytest.raises(InvalidPayloadTokenError, match="allowed_containers"),
+        ):
+            strict.download(token)
+        with BlobPayloadStore(_options(azurite, allowed_containers=[other])) as lenient:
+            assert lenient.download(token) == b"written by .NET"
+            assert lenient.upload(b"x").split(":")[2] == lenient.options.container_name
+
+    def test_an_unreachable_store_fails_after_its_retries(self) -> None:
+        port = free_port()
+        options = BlobPayloadStoreOptions(
+            connection_string=(
+                f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={DEV_KEY};"
+                f"BlobEndpoint=http://127.0.0.1:{port}/devstoreaccount1;"
+            ),
+            retry_total=1,
+            retry_backoff_seconds=0.1,
+        )
+        with BlobPayloadStore(options) as store:
+            with pytest.raises(PayloadStoreUnavailableError) as upload:
+                store.upload(b"x")
+            with pytest.raises(PayloadStoreUnavailableError) as download:
+                store.download("blob:v1:durabletask-payloads:" + "0" * 32)
+        for error in (upload.value, download.value):
+            assert DEV_KEY not in str(error)
+
+
+class TestSecrets:
+    def test_repr_of_options_hides_the_connection_string(self, azurite: Azurite) -> None:
+        options = _options(azurite)
+        assert DEV_KEY not in repr(options)
+        assert "AccountKey" not in repr(options)
+
+    def test_no_log_line_contains_the_key(
+        self, store: BlobPayloadStore, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        with caplog.at_level(logging.DEBUG):
+            token = store.upload(b"secret-looking payload 4111-1111-1111-1111" * 100, instance_id="i")
+            store.download(token)
+            with pytest.raises(PayloadNotFoundError):
+                store.download(token[:-32] + "0" * 32)
+        text = "\n".join(record.getMessage() for record in caplog.records)
+        assert caplog.records  # the SDK and the store did log
+        assert DEV_KEY not in text
+        assert "4111-1111-1111-1111" not in text
+
+
+class TestAsync:
+    def test_async_round_trip_and_close(self, store: BlobPayloadStore) -> None:
+        async def scenario() -> None:
+            token = await store.upload_async(b"async" * 100, instance_id="a")
+            assert await store.download_async(token) == b"async" * 100
+            assert await store.upload_many_async([b"1", b"2"], instance_id="a") == [
+                store.upload(b"1", instance_id="a"),
+                store.upload(b"2", instance_id="a"),
+            ]
+            await store.aclose()
+
+        asyncio.run(scenario())
+
+    def test_each_event_loop_gets_its_own_client(self, store: BlobPayloadStore) -> None:
+        token = store.upload(b"loops")
+        for _ in range(2):
+
+            async def read() -> bytes:
+                try:
+                    return await store.download_async(token)
+                finally:
+                    await store.aclose()
+
+            assert asyncio.run(read()) == b"loops"
+
+
+class TestOptions:
+    def test_exactly_one_way_to_connect(self) -> None:
+        with pytest.raises(ValueError, match="exactly one of connection_string or account_url"):
+            BlobPayloadStoreOptions()
+        with pytest.raises(ValueError, match="exactly one"):
+            BlobPayloadStoreOptions(connection_string="x", account_url="https://a.blob.core.windows.net")
+
+    @pytest.mark.parametrize(
+        ("field", "value", "message"),
+        [
+            ("container_name", "Bad_Name", "container_name must be a valid Azure container name"),
+            ("allowed_containers", ["ok-name", "x"], "allowed_containers must be a valid"),
+            ("token_version", "v3", "token_version must be 'v1' or 'v2'"),
+            ("retry_total", -1, "retry_total must be an integer from 0 to 20"),
+            ("read_timeout_seconds", 0, "read_timeout_seconds must be a positive number"),
+            ("threshold_bytes", 0, "threshold_bytes must be between 1 and"),
+        ],
+    )
+    def test_bad_values_name_the_field(self, field: str, value: object, message: str) -> None:
+        with pytest.raises(ValueError, match=message):
+            BlobPayloadStoreOptions(connection_string="UseDevelopmentStorage=true", **{field: value})  # type: ignore[arg-type]
+
+    def test_allowed_containers_become_a_tuple(self) -> None:
+        options = BlobPayloadStoreOptions(connection_string="c", allowed_containers=["abc"])
+        assert options.allowed_containers == ("abc",)
+        assert dataclasses.replace(options, allowed_containers=["def"]).allowed_containers == ("def",)
+
+    def test_a_sync_token_credential_makes_async_calls_use_threads(self) -> None:
+        class SyncCredential:
+            def get_token(self, *scopes: str, **kwargs: object) -> object:
+                raise AssertionError("not called in this test")
+
+        store = BlobPayloadStore(
+            BlobPayloadStoreOptions(
+                account_url="https://acct.blob.core.windows.net", credential=SyncCredential()
+            )
+        )
+        assert store._aio_native is False
+        store.close()
+
+
+def test_a_missing_extra_names_the_install_command() -> None:
+    code = (
+        "import sys; sys.modules['azure.storage.blob'] = None\n"
+        "import durabletask_payloads\n"
+        "try:\n    durabletask_payloads.BlobPayloadStore\n"
+        "except ImportError as exc:\n    print(exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "pip install 'durabletask-payloads[azure]'" in out
