@@ -2,15 +2,20 @@
 
 A store turns bytes into a token and a token back into the same bytes. The
 walkers hand it all the values of one message at once (``upload_many`` /
-``download_many``), so a store that can work concurrently, cache or batch does
-it there; the defaults below simply loop.
+``download_many``); the base class runs those transfers concurrently (bounded
+by ``options.max_concurrency``) and keeps recently moved payloads in a bounded
+cache (``options.cache_max_bytes``), so a store implements only the single-value
+methods. A store with a native batch API overrides the batch methods instead.
 """
 
 from __future__ import annotations
 
 import abc
 import asyncio
+import functools
+import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -18,9 +23,15 @@ from types import TracebackType
 from durabletask.payload import store as _upstream
 from typing_extensions import Self
 
+from ._cache import PayloadCache
+from ._concurrency import gather_bounded, run_bounded
 from ._options import LargePayloadStorageOptions
 
 __all__ = ["PayloadInfo", "PayloadStore"]
+
+# Guards the lazy creation of each store's cache and thread pool (stores need not call
+# our __init__, so these cannot be made there).
+_lazy_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -111,27 +122,94 @@ class PayloadStore(_upstream.PayloadStore):
     def is_known_token(self, value: str) -> bool:
         """Return whether *value* is, as a whole, a well-formed token of this store."""
 
-    def upload_many(self, payloads: Sequence[bytes], *, instance_id: str | None = None) -> list[str]:
-        """Store several payloads of one message; the tokens come back in order.
+    # -- batches, concurrency and cache --------------------------------------------------
 
-        If one upload fails the error is raised; payloads already stored stay
-        (content-addressed stores make that harmless, and clean-up finds them).
+    @property
+    def cache(self) -> PayloadCache:
+        """Payloads recently uploaded or downloaded through the batch methods, by token."""
+        cache: PayloadCache | None = self.__dict__.get("_dtp_cache")
+        if cache is None:
+            with _lazy_lock:
+                cache = self.__dict__.setdefault("_dtp_cache", PayloadCache(self.options.cache_max_bytes))
+        return cache
+
+    def _executor(self) -> ThreadPoolExecutor:
+        executor: ThreadPoolExecutor | None = self.__dict__.get("_dtp_executor")
+        if executor is None:
+            with _lazy_lock:
+                executor = self.__dict__.get("_dtp_executor")
+                if executor is None:
+                    executor = ThreadPoolExecutor(
+                        max_workers=self.options.max_concurrency, thread_name_prefix="durabletask-payloads"
+                    )
+                    self.__dict__["_dtp_executor"] = executor
+        return executor
+
+    def _forget(self, token: str) -> None:
+        """Drop *token* from the cache; stores call this when they delete a payload."""
+        cache: PayloadCache | None = self.__dict__.get("_dtp_cache")
+        if cache is not None:
+            cache.discard(token)
+
+    def upload_many(self, payloads: Sequence[bytes], *, instance_id: str | None = None) -> list[str]:
+        """Store several payloads of one message concurrently; the tokens come back in order.
+
+        At most ``options.max_concurrency`` uploads run at once. If one fails,
+        those not started are cancelled and the error is raised; payloads
+        already stored stay (content-addressed names make that harmless, and
+        clean-up finds them). Stored payloads are remembered in :attr:`cache`.
         """
-        return [self.upload(data, instance_id=instance_id) for data in payloads]
+        tokens = run_bounded(
+            [functools.partial(self.upload, data, instance_id=instance_id) for data in payloads],
+            self._executor(),
+        )
+        for token, data in zip(tokens, payloads, strict=True):
+            self.cache.put(token, data)
+        return tokens
 
     async def upload_many_async(
         self, payloads: Sequence[bytes], *, instance_id: str | None = None
     ) -> list[str]:
-        """Async twin of :meth:`upload_many`."""
-        return [await self.upload_async(data, instance_id=instance_id) for data in payloads]
+        """Async twin of :meth:`upload_many` (concurrent tasks instead of threads)."""
+        tokens = await gather_bounded(
+            [functools.partial(self.upload_async, data, instance_id=instance_id) for data in payloads],
+            self.options.max_concurrency,
+        )
+        for token, data in zip(tokens, payloads, strict=True):
+            self.cache.put(token, data)
+        return tokens
 
     def download_many(self, tokens: Sequence[str]) -> list[bytes]:
-        """Resolve several tokens of one message; the payloads come back in order."""
-        return [self.download(token) for token in tokens]
+        """Resolve several tokens of one message; the payloads come back in order.
+
+        Payloads in :attr:`cache` are not fetched again; the others are
+        downloaded concurrently, as :meth:`upload_many` uploads.
+        """
+        results, missing = self._from_cache(tokens)
+        fetched = run_bounded(
+            [functools.partial(self.download, tokens[i]) for i in missing], self._executor()
+        )
+        return self._fill(tokens, results, missing, fetched)
 
     async def download_many_async(self, tokens: Sequence[str]) -> list[bytes]:
         """Async twin of :meth:`download_many`."""
-        return [await self.download_async(token) for token in tokens]
+        results, missing = self._from_cache(tokens)
+        fetched = await gather_bounded(
+            [functools.partial(self.download_async, tokens[i]) for i in missing], self.options.max_concurrency
+        )
+        return self._fill(tokens, results, missing, fetched)
+
+    def _from_cache(self, tokens: Sequence[str]) -> tuple[list[bytes | None], list[int]]:
+        results = [self.cache.get(token) for token in tokens]
+        return results, [i for i, data in enumerate(results) if data is None]
+
+    def _fill(
+        self, tokens: Sequence[str], results: list[bytes | None], missing: list[int], fetched: list[bytes]
+    ) -> list[bytes]:
+        for index, data in zip(missing, fetched, strict=True):
+            results[index] = data
+            self.cache.put(tokens[index], data)
+        return [data for data in results if data is not None]
 
     def delete(self, token: str) -> bool:
         """Delete the payload behind *token*; return False if it was already gone.

@@ -326,6 +326,7 @@ class BlobPayloadStore(PayloadStore):
     def delete(self, token: str) -> bool:
         """Delete the blob behind *token*; False if it was already gone."""
         container, name = self._locate(token)
+        self._forget(token)
         try:
             self._sync.get_container_client(container).delete_blob(name)
         except ResourceNotFoundError:
@@ -367,8 +368,9 @@ class BlobPayloadStore(PayloadStore):
         return client
 
     def close(self) -> None:
-        """Close the sync client."""
+        """Close the sync client and the transfer threads."""
         self._sync.close()
+        super().close()
 
     async def aclose(self) -> None:
         """Close the sync client and this event loop's async client."""

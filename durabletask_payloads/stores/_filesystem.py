@@ -176,8 +176,10 @@ class FileSystemPayloadStore(PayloadStore):
 
     def delete(self, token: str) -> bool:
         """Delete the file behind *token*; False if it was already gone."""
+        path = self.path_for(token)
+        self._forget(token)
         try:
-            self.path_for(token).unlink()
+            path.unlink()
         except FileNotFoundError:
             return False
         return True

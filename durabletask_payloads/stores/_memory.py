@@ -127,6 +127,7 @@ class InMemoryPayloadStore(PayloadStore):
     def delete(self, token: str) -> bool:
         """Forget the payload behind *token*; False if it was not there."""
         name = parse_simple_token(_SCHEME, token)
+        self._forget(token)
         with self._lock:
             return self._objects.pop(name, None) is not None
 
@@ -156,6 +157,7 @@ class InMemoryPayloadStore(PayloadStore):
     def corrupt(self, token: str, body: bytes) -> None:
         """Replace the stored bytes behind *token* (for tests of integrity checks)."""
         name = parse_simple_token(_SCHEME, token)
+        self._forget(token)
         with self._lock:
             old = self._objects[name]
             self._objects[name] = _Stored(

@@ -7,10 +7,43 @@ import os
 
 import pytest
 
-from durabletask_payloads import PayloadIntegrityError
+from durabletask_payloads import PayloadIntegrityError, _compression
 from durabletask_payloads._compression import gzip_compress, gzip_decompress
 
 from ..helpers import orders
+
+
+@pytest.fixture(params=["isal", "zlib"], autouse=True)
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs with ISA-L and with the zlib fallback."""
+    import zlib
+
+    if request.param == "zlib":
+        monkeypatch.setattr(_compression, "_engine", zlib)
+    else:
+        from isal import isal_zlib
+
+        monkeypatch.setattr(_compression, "_engine", isal_zlib)
+    return str(request.param)
+
+
+class TestEngines:
+    def test_the_default_engine_is_isal_where_installed(self) -> None:
+        assert _compression.BACKEND == "isal"
+
+    def test_each_engine_reads_the_others_output(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import zlib
+
+        from isal import isal_zlib
+
+        data = repr(orders(300)).encode()
+        monkeypatch.setattr(_compression, "_engine", isal_zlib)
+        by_isal = gzip_compress(data)
+        monkeypatch.setattr(_compression, "_engine", zlib)
+        by_zlib = gzip_compress(data)
+        assert gzip_decompress(by_isal, max_size=len(data), token="t") == data
+        monkeypatch.setattr(_compression, "_engine", isal_zlib)
+        assert gzip_decompress(by_zlib, max_size=len(data), token="t") == data
 
 
 class TestCompress:
@@ -43,6 +76,10 @@ class TestDecompress:
         body = gzip.compress(os.urandom(1000))
         with pytest.raises(PayloadIntegrityError, match="truncated"):
             gzip_decompress(body[:-20], max_size=10_000, token="tok")
+
+    def test_an_empty_body_is_refused(self) -> None:
+        with pytest.raises(PayloadIntegrityError, match="empty"):
+            gzip_decompress(b"", max_size=10, token="t")
 
     def test_garbage_is_refused_and_names_the_token(self) -> None:
         with pytest.raises(PayloadIntegrityError, match=r"'tok'.*not valid gzip"):
