@@ -24,7 +24,7 @@ from durabletask_payloads import (
 )
 
 from .helpers import free_port
-from .services import Azurite, start_azurite
+from .services import Azurite, ServiceError, start_azurite
 
 
 @dataclass
@@ -49,7 +49,10 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
     make test installs it into ./node_modules; a test that needs it fails, never skips,
     when it cannot be started.
     """
-    server = start_azurite(tmp_path_factory.mktemp("azurite"))
+    try:
+        server = start_azurite(tmp_path_factory.mktemp("azurite"))
+    except ServiceError as exc:
+        pytest.fail(str(exc), pytrace=False)
     yield server
     server.stop()
 
