@@ -40,6 +40,9 @@ class PayloadCache:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def __contains__(self, token: object) -> bool:
+        return token in self._entries
+
     def get(self, token: str) -> bytes | None:
         """Return the cached payload for *token*, or None."""
         with self._lock:

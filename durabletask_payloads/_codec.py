@@ -7,7 +7,8 @@ was recorded. Stores only move the resulting bytes and metadata around.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 from ._compression import gzip_compress, gzip_decompress
 from ._exceptions import PayloadIntegrityError, PayloadTooLargeError
@@ -26,18 +27,26 @@ class EncodedPayload:
 
     Attributes:
         name: 32-hex content name within the instance scope.
-        body: The bytes to store (gzip or the payload itself).
         content_encoding: ``"gzip"`` or ``"identity"``.
         sha256: SHA-256 of the payload (not of the body).
         size: Size of the payload in bytes.
+        data: The payload itself.
 
     """
 
     name: str
-    body: bytes
     content_encoding: str
     sha256: str
     size: int
+    data: bytes = field(repr=False)
+
+    @cached_property
+    def body(self) -> bytes:
+        """Return the bytes to store, compressed on first use.
+
+        A store that finds the payload already stored never pays for compression.
+        """
+        return gzip_compress(self.data) if self.content_encoding == GZIP else self.data
 
 
 def check_size(size: int, options: LargePayloadStorageOptions) -> None:
@@ -49,13 +58,11 @@ def check_size(size: int, options: LargePayloadStorageOptions) -> None:
 def encode_payload(
     data: bytes, options: LargePayloadStorageOptions, instance_id: str | None
 ) -> EncodedPayload:
-    """Size-check, hash, name and (if enabled) compress *data*."""
+    """Size-check, hash and name *data*; its body is compressed (if enabled) when first used."""
     check_size(len(data), options)
     digest = sha256_hex(data)
-    name = content_name(digest, instance_id)
-    if options.enable_compression:
-        return EncodedPayload(name, gzip_compress(data), GZIP, digest, len(data))
-    return EncodedPayload(name, data, IDENTITY, digest, len(data))
+    encoding = GZIP if options.enable_compression else IDENTITY
+    return EncodedPayload(content_name(digest, instance_id), encoding, digest, len(data), data)
 
 
 def decode_payload(

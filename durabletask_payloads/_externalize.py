@@ -42,7 +42,7 @@ def _prepare_upload(message: Message, store: PayloadStore) -> _Groups:
     candidates = find_string_values(
         message,
         keep=lambda value: len(value) >= min_chars,
-        prune=lambda nested: nested.ByteSize() < threshold,
+        min_size=threshold,
     )
     groups: _Groups = {}
     for field in candidates:

@@ -45,7 +45,7 @@ class LargePayloadStorageOptions(_upstream.LargePayloadStorageOptions):
             on this setting.
         max_concurrency: How many uploads or downloads of one message run at
             once (threads for the sync API, tasks for the async one). 1 to 256;
-            default 16.
+            default 32.
         cache_max_bytes: Memory for payloads already uploaded or downloaded,
             so that replays and repeated values are not fetched again. 0
             disables it; default 64 MiB. Safe because a token always names the
@@ -56,7 +56,7 @@ class LargePayloadStorageOptions(_upstream.LargePayloadStorageOptions):
     threshold_bytes: int = 262_144
     max_stored_payload_bytes: int = 10 * 1024 * 1024
     enable_compression: bool = True
-    max_concurrency: int = 16
+    max_concurrency: int = 32
     cache_max_bytes: int = 64 * 1024 * 1024
 
     def __post_init__(self) -> None:

@@ -13,7 +13,10 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 try:
+    import requests
+    import requests.adapters
     from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
+    from azure.core.pipeline.transport import RequestsTransport
     from azure.storage.blob import BlobServiceClient, ContentSettings, ExponentialRetry
     from azure.storage.blob.aio import BlobServiceClient as AsyncBlobServiceClient
     from azure.storage.blob.aio import ExponentialRetry as AsyncExponentialRetry
@@ -129,6 +132,14 @@ class BlobPayloadStore(PayloadStore):
         }
         if options.api_version:
             kwargs["api_version"] = options.api_version
+        if not asynchronous:
+            # requests keeps 10 connections per host by default; a batch runs up to max_concurrency
+            # transfers at once, and extra connections would be opened and thrown away each time.
+            session = requests.Session()
+            adapter = requests.adapters.HTTPAdapter(pool_maxsize=max(10, options.max_concurrency))
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+            kwargs["transport"] = RequestsTransport(session=session, session_owner=True)
         client_type = AsyncBlobServiceClient if asynchronous else BlobServiceClient
         if options.connection_string is not None:
             return client_type.from_connection_string(options.connection_string, **kwargs)
@@ -215,10 +226,17 @@ class BlobPayloadStore(PayloadStore):
         self._container_ready = True
 
     def upload(self, data: bytes, *, instance_id: str | None = None) -> str:
-        """Store *data* as a blob (once per instance and content) and return its token."""
+        """Store *data* as a blob (once per instance and content) and return its token.
+
+        A payload this store has recently moved (it is in :attr:`cache`) is only
+        checked with a HEAD request: if the blob is still there, nothing is sent.
+        """
         encoded = encode_payload(data, self._options, instance_id)
-        kwargs = self._upload_kwargs(encoded, instance_id)
+        token = self._token(encoded.name)
         container = self._sync.get_container_client(self._options.container_name)
+        if token in self.cache and self._exists(container.get_blob_client(encoded.name).exists):
+            return token
+        kwargs = self._upload_kwargs(encoded, instance_id)
         try:
             self._ensure_container()
             for attempt in (1, 2):
@@ -242,15 +260,28 @@ class BlobPayloadStore(PayloadStore):
                 break
         except AzureError as exc:
             raise _failure(exc, "upload", encoded.name) from exc
-        return self._token(encoded.name)
+        return token
+
+    @staticmethod
+    def _exists(check: Any) -> bool:
+        """Whether a blob exists; False when the check itself fails (the write then decides)."""
+        try:
+            return bool(check())
+        except AzureError:
+            return False
 
     async def upload_async(self, data: bytes, *, instance_id: str | None = None) -> str:
         """Async twin of :meth:`upload`."""
         if not self._aio_native:
             return await asyncio.to_thread(self.upload, data, instance_id=instance_id)
         encoded = encode_payload(data, self._options, instance_id)
-        kwargs = self._upload_kwargs(encoded, instance_id)
+        token = self._token(encoded.name)
         container = self._aio_client().get_container_client(self._options.container_name)
+        if token in self.cache:
+            with contextlib.suppress(AzureError):
+                if await container.get_blob_client(encoded.name).exists():
+                    return token
+        kwargs = self._upload_kwargs(encoded, instance_id)
         try:
             await self._ensure_container_async()
             for attempt in (1, 2):
@@ -273,7 +304,7 @@ class BlobPayloadStore(PayloadStore):
                 break
         except AzureError as exc:
             raise _failure(exc, "upload", encoded.name) from exc
-        return self._token(encoded.name)
+        return token
 
     # -- reading ------------------------------------------------------------------------
 

@@ -75,17 +75,20 @@ class InMemoryPayloadStore(PayloadStore):
     def upload(self, data: bytes, *, instance_id: str | None = None) -> str:
         """Store *data*; identical payloads of one instance share one entry."""
         encoded = encode_payload(data, self._options, instance_id)
-        stored = _Stored(
-            encoded.body,
-            encoded.content_encoding,
-            encoded.sha256,
-            encoded.size,
-            instance_id,
-            datetime.now(timezone.utc),
-        )
         with self._lock:
             self._uploads += 1
-            self._objects.setdefault(encoded.name, stored)
+            exists = encoded.name in self._objects
+        if not exists:
+            stored = _Stored(
+                encoded.body,
+                encoded.content_encoding,
+                encoded.sha256,
+                encoded.size,
+                instance_id,
+                datetime.now(timezone.utc),
+            )
+            with self._lock:
+                self._objects.setdefault(encoded.name, stored)
         return format_simple_token(_SCHEME, encoded.name)
 
     async def upload_async(self, data: bytes, *, instance_id: str | None = None) -> str:

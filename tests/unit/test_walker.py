@@ -120,8 +120,9 @@ class TestPruneAndKeep:
         node = Node()
         node.value.value = "top"
         node.child.value.value = "inside"
-        found = find_string_values(node, keep=lambda s: True, prune=lambda m: True)
+        found = find_string_values(node, keep=lambda s: True, min_size=10**9)
         assert [f.value for f in found] == ["top"]
+        assert len(find_string_values(node, keep=lambda s: True, min_size=1)) == 2
 
 
 class TestDurableTaskMessages:
