@@ -1,6 +1,7 @@
 # Two commands do all set-up from a fresh clone:
 #   make demo   the example on the embedded defaults (in-memory backend, filesystem store)
-#   make test   everything the suite needs (Python packages, Azurite from npm), then lint, types and tests
+#   make test   everything the suite needs (Python packages with moto's S3 server, Azurite from npm,
+#               redis-server from apt), then lint, types and tests
 # Other targets: make lint, make bench, make clean.
 
 SHELL := /bin/bash
@@ -10,7 +11,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check --quiet
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean redis-server
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +29,13 @@ $(VENV)/.test-deps: pyproject.toml | $(PY)
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 
+# redis-server from Debian's packages, only when it is missing (sudo only when not root).
+redis-server:
+	@command -v redis-server >/dev/null || { \
+		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$sudo apt-get update && $$sudo apt-get install -y redis-server; \
+	}
+
 demo: $(VENV)/.demo-deps
 	$(PY) examples/large_payload/app.py
 
@@ -37,7 +45,7 @@ lint: $(VENV)/.test-deps
 	$(PY) -m mypy
 
 # pytest exits 5 when it collected no test; like any non-zero status, that fails the target.
-test: $(VENV)/.test-deps node_modules/.package-lock.json lint
+test: $(VENV)/.test-deps node_modules/.package-lock.json redis-server lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.test-deps node_modules/.package-lock.json

@@ -13,6 +13,7 @@ worker and to the client::
     client = TaskHubGrpcClient(host_address="localhost:4001", payload_store=store)
 """
 
+import importlib as _importlib
 import typing as _typing
 
 from ._client import AsyncTaskHubGrpcClient, TaskHubGrpcClient
@@ -39,9 +40,13 @@ from ._worker import TaskHubGrpcWorker
 from .aio import payload_interceptors as payload_interceptors_async
 from .stores import FileSystemPayloadStore, InMemoryPayloadStore
 from .stores._azure_options import BlobPayloadStoreOptions
+from .stores._redis_options import RedisPayloadStoreOptions
+from .stores._s3_options import S3PayloadStoreOptions
 
 if _typing.TYPE_CHECKING:
     from .stores._azure_blob import BlobPayloadStore
+    from .stores._redis import RedisPayloadStore
+    from .stores._s3 import S3PayloadStore
 
 __all__ = [
     "AsyncTaskHubGrpcClient",
@@ -59,6 +64,10 @@ __all__ = [
     "PayloadStore",
     "PayloadStoreUnavailableError",
     "PayloadTooLargeError",
+    "RedisPayloadStore",
+    "RedisPayloadStoreOptions",
+    "S3PayloadStore",
+    "S3PayloadStoreOptions",
     "TaskHubGrpcClient",
     "TaskHubGrpcWorker",
     "__version__",
@@ -72,13 +81,19 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> _typing.Any:
-    # Stores with optional dependencies are imported on first use, so that a
-    # missing extra only matters to those who use that store.
-    if name == "BlobPayloadStore":
-        from .stores._azure_blob import BlobPayloadStore
+#: Stores with optional dependencies, imported on first use so that a missing
+#: extra only matters to those who use that store.
+_LAZY_STORES = {
+    "BlobPayloadStore": ".stores._azure_blob",
+    "RedisPayloadStore": ".stores._redis",
+    "S3PayloadStore": ".stores._s3",
+}
 
-        return BlobPayloadStore
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _LAZY_STORES.get(name)
+    if module is not None:
+        return getattr(_importlib.import_module(module, __name__), name)
     raise AttributeError(f"module 'durabletask_payloads' has no attribute {name!r}")
 
 

@@ -3,19 +3,39 @@
 Writing: check the size, hash, name by content and scope, gzip when enabled.
 Reading: inflate only when the object says it is gzip, check the hash when one
 was recorded. Stores only move the resulting bytes and metadata around.
+
+Stores without a place for metadata of their own (files, Redis values) keep
+each payload as a *record*: one line of JSON metadata, then the stored body.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from functools import cached_property
+from typing import Any
 
 from ._compression import gzip_compress, gzip_decompress
 from ._exceptions import PayloadIntegrityError, PayloadTooLargeError
 from ._options import LargePayloadStorageOptions
+from ._store import PayloadInfo
 from ._token import content_name, sha256_hex
 
-__all__ = ["GZIP", "IDENTITY", "EncodedPayload", "check_size", "decode_payload", "encode_payload"]
+__all__ = [
+    "GZIP",
+    "IDENTITY",
+    "MAX_RECORD_HEADER",
+    "EncodedPayload",
+    "check_size",
+    "decode_payload",
+    "decode_record",
+    "encode_payload",
+    "parse_record_header",
+    "record_header",
+    "record_info",
+    "split_record",
+]
 
 GZIP = "gzip"
 IDENTITY = "identity"
@@ -59,6 +79,8 @@ def encode_payload(
     data: bytes, options: LargePayloadStorageOptions, instance_id: str | None
 ) -> EncodedPayload:
     """Size-check, hash and name *data*; its body is compressed (if enabled) when first used."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"a payload is bytes (encode text as UTF-8 first), not {type(data).__name__}")
     check_size(len(data), options)
     digest = sha256_hex(data)
     encoding = GZIP if options.enable_compression else IDENTITY
@@ -98,3 +120,95 @@ def decode_payload(
     if sha256 is not None and sha256_hex(data) != sha256.lower():
         raise PayloadIntegrityError(token, "its SHA-256 does not match the one recorded when it was written")
     return data
+
+
+# -- records: a JSON header line, then the body ---------------------------------------
+
+#: What every record starts with; the version is part of it.
+_RECORD_MAGIC = b"DTPAYLOAD1 "
+#: The longest header line a reader looks for (a header holds an instance id, so allow plenty).
+MAX_RECORD_HEADER = 64 * 1024
+
+
+def record_header(encoded: EncodedPayload, instance_id: str | None) -> bytes:
+    """Return the header line of a record for *encoded*: magic, JSON metadata, newline.
+
+    The metadata is the encoding, SHA-256 and size of the payload, its instance
+    and the time of writing (UTC); the stored body follows the newline.
+    """
+    header: dict[str, Any] = {
+        "content_encoding": encoded.content_encoding,
+        "sha256": encoded.sha256,
+        "size": encoded.size,
+        "instance_id": instance_id,
+        "created": datetime.now(timezone.utc).isoformat(),
+    }
+    return _RECORD_MAGIC + json.dumps(header).encode() + b"\n"
+
+
+def parse_record_header(line: bytes, *, token: str, where: str) -> dict[str, Any]:
+    """Read a record's header line (including its newline).
+
+    Args:
+        line: The record's first line, at most :data:`MAX_RECORD_HEADER` bytes.
+        token: The token being resolved, for error messages.
+        where: Names the record (a path, a key) in error messages.
+
+    Raises:
+        PayloadIntegrityError: The line is not a complete, readable header.
+
+    """
+    if not line.startswith(_RECORD_MAGIC) or not line.endswith(b"\n"):
+        raise PayloadIntegrityError(token, f"{where} does not start with a payload header")
+    try:
+        header = json.loads(line[len(_RECORD_MAGIC) :])
+    except ValueError as exc:
+        raise PayloadIntegrityError(token, f"{where} has an unreadable header") from exc
+    if not isinstance(header, dict):
+        raise PayloadIntegrityError(token, f"{where} has an unreadable header")
+    return header
+
+
+def split_record(record: bytes, *, token: str, where: str) -> tuple[dict[str, Any], bytes]:
+    """Split a whole record into its header (read) and its body.
+
+    Raises:
+        PayloadIntegrityError: *record* does not start with a readable header.
+
+    """
+    end = record.find(b"\n", 0, MAX_RECORD_HEADER)
+    if end < 0:
+        raise PayloadIntegrityError(token, f"{where} does not start with a payload header")
+    return parse_record_header(record[: end + 1], token=token, where=where), record[end + 1 :]
+
+
+def decode_record(
+    header: dict[str, Any], body: bytes, *, token: str, options: LargePayloadStorageOptions
+) -> bytes:
+    """Turn a record's body back into the payload, as its header describes it."""
+    return decode_payload(
+        body,
+        content_encoding=str(header.get("content_encoding") or IDENTITY),
+        sha256=_opt_str(header.get("sha256")),
+        token=token,
+        options=options,
+    )
+
+
+def record_info(token: str, header: dict[str, Any], stored_size: int) -> PayloadInfo:
+    """Describe a payload from its record header; *stored_size* is the body's size."""
+    created = _opt_str(header.get("created"))
+    size = header.get("size")
+    return PayloadInfo(
+        token=token,
+        size=size if isinstance(size, int) else None,
+        stored_size=stored_size,
+        content_encoding=str(header.get("content_encoding") or IDENTITY),
+        sha256=_opt_str(header.get("sha256")),
+        instance_id=_opt_str(header.get("instance_id")),
+        created=datetime.fromisoformat(created) if created else None,
+    )
+
+
+def _opt_str(value: object) -> str | None:
+    return value if isinstance(value, str) else None

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Executor, wait
-from typing import TypeVar
+from typing import Generic, TypeVar
 
-__all__ = ["gather_bounded", "run_bounded"]
+__all__ = ["PerLoop", "gather_bounded", "run_bounded"]
 
 T = TypeVar("T")
 
@@ -57,3 +58,29 @@ async def gather_bounded(factories: Sequence[Callable[[], Awaitable[T]]], limit:
             task.cancel()
         if unfinished:
             await asyncio.gather(*unfinished, return_exceptions=True)
+
+
+class PerLoop(Generic[T]):
+    """One object per running event loop, made on first use.
+
+    For async clients whose connections belong to the loop that opened them
+    (aiohttp sessions, redis-py's asyncio connections): each loop gets its own,
+    and an entry goes away with its loop.
+    """
+
+    def __init__(self, factory: Callable[[], T]) -> None:
+        self._factory = factory
+        self._items: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, T] = weakref.WeakKeyDictionary()
+
+    def get(self) -> T:
+        """Return the running loop's object, made now if it has none."""
+        loop = asyncio.get_running_loop()
+        item = self._items.get(loop)
+        if item is None:
+            item = self._factory()
+            self._items[loop] = item
+        return item
+
+    def pop(self) -> T | None:
+        """Remove and return the running loop's object, if it has one."""
+        return self._items.pop(asyncio.get_running_loop(), None)

@@ -8,7 +8,15 @@ from typing import Any
 
 from durabletask.payload import store as _upstream
 
-__all__ = ["MAX_THRESHOLD_BYTES", "LargePayloadStorageOptions"]
+from ._token import key_prefix_problem
+
+__all__ = [
+    "MAX_THRESHOLD_BYTES",
+    "LargePayloadStorageOptions",
+    "check_key_prefix",
+    "check_retry_total",
+    "check_seconds",
+]
 
 #: The .NET SDK refuses a threshold above 1 MiB; so do we, to stay interchangeable.
 MAX_THRESHOLD_BYTES = 1024 * 1024
@@ -19,6 +27,27 @@ def _check_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{name} must be an integer number of bytes, got {value!r}")
     return value
+
+
+def check_retry_total(value: object) -> None:
+    """Refuse a store's ``retry_total`` unless it is an integer from 0 to 20."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 20:
+        raise ValueError(f"retry_total must be an integer from 0 to 20, got {value!r}")
+
+
+def check_key_prefix(value: object) -> None:
+    """Refuse a store's ``key_prefix`` unless a content name can follow it (see ``key_prefix_problem``)."""
+    problem = key_prefix_problem(value) if isinstance(value, str) else "it is not a string"
+    if problem is not None:
+        raise ValueError(f"key_prefix {value!r} cannot be used: {problem}")
+
+
+def check_seconds(options: object, *names: str) -> None:
+    """Refuse each field of *options* in *names* unless it is a positive number of seconds."""
+    for name in names:
+        value = getattr(options, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
 
 
 @dataclass(eq=True)

@@ -18,17 +18,26 @@ from ._exceptions import InvalidPayloadTokenError
 
 __all__ = [
     "BlobToken",
+    "KeyToken",
     "content_name",
     "format_blob_token_v1",
     "format_blob_token_v2",
+    "format_redis_token",
+    "format_s3_token",
     "format_simple_token",
+    "is_s3_bucket_name",
+    "key_prefix_problem",
     "parse_blob_token",
+    "parse_redis_token",
+    "parse_s3_token",
     "parse_simple_token",
     "sha256_hex",
 ]
 
 BLOB_V1_PREFIX = "blob:v1:"
 BLOB_V2_PREFIX = "blob:v2:"
+S3_V1_PREFIX = "s3:v1:"
+REDIS_V1_PREFIX = "redis:v1:"
 
 #: 32 lowercase hex characters: a .NET GUID without dashes, and what Java requires.
 _NAME_RE = re.compile(r"[0-9a-f]{32}")
@@ -36,7 +45,15 @@ _NAME_RE = re.compile(r"[0-9a-f]{32}")
 _CONTAINER_RE = re.compile(r"(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _MAX_BLOB_NAME = 1024
+#: S3 bucket names: 3-63 of [a-z0-9.-], starting and ending alphanumeric.
+_BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+#: Key prefixes of the S3 and Redis stores: AWS's "safe" key characters, plus ':' (Redis's separator).
+_KEY_PREFIX_RE = re.compile(r"[A-Za-z0-9!_.*'():/-]*")
+#: S3's limit on a key (in UTF-8 bytes; prefixes are ASCII, so characters), kept for Redis too.
+_MAX_KEY = 1024
 _MAX_TOKEN = 4096
+#: No token of any store is longer than this; a longer value is always data.
+MAX_TOKEN_LENGTH = _MAX_TOKEN
 
 # Domain separation, so a name can never collide with a hash computed for another purpose.
 _NAME_DOMAIN = b"durabletask-payloads/name/v1\n"
@@ -208,3 +225,120 @@ def _parse_v2(value: str) -> BlobToken:
     _check_container(value, container)
     _check_blob_name(value, name)
     return BlobToken(2, container, name, origin)
+
+
+# -- S3 and Redis: tokens that carry the whole key --------------------------------------
+
+
+@dataclass(frozen=True)
+class KeyToken:
+    """A parsed S3 or Redis token: where the payload is, split into prefix and content name.
+
+    Attributes:
+        bucket: The S3 bucket (None for Redis).
+        prefix: The key prefix the writing store was configured with.
+        name: The 32-hex content name that ends the key.
+
+    """
+
+    bucket: str | None
+    prefix: str
+    name: str
+
+    @property
+    def key(self) -> str:
+        """The whole key: prefix and name."""
+        return self.prefix + self.name
+
+
+def is_s3_bucket_name(name: str) -> bool:
+    """Return whether *name* is a valid S3 bucket name (the general-purpose bucket rules).
+
+    3 to 63 of lowercase letters, digits, ``.`` and ``-``, starting and ending
+    with a letter or digit, without ``..``, ``.-`` or ``-.``, and not shaped
+    like an IPv4 address.
+    """
+    if _BUCKET_RE.fullmatch(name) is None or any(pair in name for pair in ("..", ".-", "-.")):
+        return False
+    try:
+        ipaddress.IPv4Address(name)
+    except ValueError:
+        return True
+    return False
+
+
+def key_prefix_problem(prefix: str) -> str | None:
+    """Say why *prefix* followed by a content name cannot be a payload key, or None if it can.
+
+    A prefix holds at most 992 characters (the key then fits S3's 1,024), only
+    letters, digits and ``! - _ . * ' ( ) : /``, and no empty, ``.`` or ``..``
+    path segment: such segments are normalised away by HTTP clients and would
+    let a key address something outside the prefix.
+    """
+    if len(prefix) > _MAX_KEY - 32:
+        return f"it is longer than {_MAX_KEY - 32} characters"
+    if _KEY_PREFIX_RE.fullmatch(prefix) is None:
+        return "it may hold only letters, digits and ! - _ . * ' ( ) : /"
+    # The name that follows stands in for the last segment.
+    if any(part in ("", ".", "..") for part in (prefix + "x").split("/")):
+        return "it has an empty, '.' or '..' path segment (or starts with '/')"
+    return None
+
+
+def _parse_key(value: str, key: str, bucket: str | None) -> KeyToken:
+    prefix, name = key[:-32], key[-32:]
+    if _NAME_RE.fullmatch(name) is None:
+        raise InvalidPayloadTokenError(value, "the key must end in 32 lowercase hex characters")
+    problem = key_prefix_problem(prefix)
+    if problem is not None:
+        raise InvalidPayloadTokenError(value, f"the key prefix is refused: {problem}")
+    return KeyToken(bucket, prefix, name)
+
+
+def format_s3_token(bucket: str, key: str) -> str:
+    """Write ``s3:v1:<bucket>:<key>``."""
+    return f"{S3_V1_PREFIX}{bucket}:{key}"
+
+
+def parse_s3_token(value: str) -> KeyToken:
+    """Parse ``s3:v1:<bucket>:<key>``, where the key is a prefix and 32 hex characters.
+
+    Only the shape is checked here; whether the bucket and the prefix are ones
+    a store may read is up to the store.
+
+    Raises:
+        InvalidPayloadTokenError: *value* is not such a token: an invalid bucket
+            name, a key that does not end in a content name, or a prefix that
+            :func:`key_prefix_problem` refuses.
+
+    """
+    if len(value) > _MAX_TOKEN:
+        raise InvalidPayloadTokenError(value, f"a token is at most {_MAX_TOKEN:,} characters")
+    if not value.startswith(S3_V1_PREFIX):
+        raise InvalidPayloadTokenError(value, f"expected a token starting with {S3_V1_PREFIX!r}")
+    bucket, sep, key = value[len(S3_V1_PREFIX) :].partition(":")
+    if not sep:
+        raise InvalidPayloadTokenError(value, "expected s3:v1:<bucket>:<key>")
+    if not is_s3_bucket_name(bucket):
+        raise InvalidPayloadTokenError(value, "the bucket is not a valid S3 bucket name")
+    return _parse_key(value, key, bucket)
+
+
+def format_redis_token(key: str) -> str:
+    """Write ``redis:v1:<key>``."""
+    return f"{REDIS_V1_PREFIX}{key}"
+
+
+def parse_redis_token(value: str) -> KeyToken:
+    """Parse ``redis:v1:<key>``, where the key is a prefix and 32 hex characters.
+
+    Raises:
+        InvalidPayloadTokenError: *value* is not such a token (the same key rules
+            as :func:`parse_s3_token`).
+
+    """
+    if len(value) > _MAX_TOKEN:
+        raise InvalidPayloadTokenError(value, f"a token is at most {_MAX_TOKEN:,} characters")
+    if not value.startswith(REDIS_V1_PREFIX):
+        raise InvalidPayloadTokenError(value, f"expected a token starting with {REDIS_V1_PREFIX!r}")
+    return _parse_key(value, value[len(REDIS_V1_PREFIX) :], None)

@@ -1,4 +1,4 @@
-"""Fixtures shared by every test: the in-memory Durable Task backend, Azurite and payload stores."""
+"""Fixtures shared by every test: the in-memory Durable Task backend, local servers and payload stores."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 # Imported here, at a shallow stack, on purpose: hypothesis's pytest plugin otherwise imports it at
 # the end of the session, where CPython 3.11.7's AST validator can fail with "AST constructor
@@ -21,10 +22,25 @@ from durabletask_payloads import (
     InMemoryPayloadStore,
     LargePayloadStorageOptions,
     PayloadStore,
+    RedisPayloadStoreOptions,
+    S3PayloadStoreOptions,
 )
 
 from .helpers import free_port
-from .services import Azurite, ServiceError, start_azurite
+from .services import (
+    MOTO_ACCESS_KEY,
+    MOTO_SECRET_KEY,
+    Azurite,
+    MotoS3,
+    Redis,
+    Service,
+    ServiceError,
+    start_azurite,
+    start_moto_s3,
+    start_redis,
+)
+
+ServiceT = TypeVar("ServiceT", bound=Service)
 
 
 @dataclass
@@ -35,34 +51,87 @@ class Backend:
 
 @pytest.fixture(scope="session")
 def backend() -> Iterator[Backend]:
-    """The real gRPC in-memory backend shipped by durabletask.testing, for the whole session."""
+    """The real gRPC in-memory backend shipped by durabletask.testing, for the whole session.
+
+    The session-wide scenario workers (fixture ``env``) listen on it: a test that starts
+    workers of its own must use ``own_backend``, or they would share its work items.
+    """
     port = free_port()
     server = create_test_backend(port=port)
     yield Backend(server, f"localhost:{port}")
     server.stop(grace=None)
 
 
-@pytest.fixture(scope="session")
-def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
-    """A real Azurite blob server on 127.0.0.1 and a free port, for the whole session.
+@pytest.fixture(scope="module")
+def own_backend() -> Iterator[Backend]:
+    """A backend for one module's own workers; nothing else listens on it."""
+    port = free_port()
+    server = create_test_backend(port=port)
+    yield Backend(server, f"localhost:{port}")
+    server.stop(grace=None)
 
-    make test installs it into ./node_modules; a test that needs it fails, never skips,
-    when it cannot be started.
-    """
+
+def _serve(start: Callable[[Path], ServiceT], location: Path) -> Iterator[ServiceT]:
+    """Start a server for the session; a test that needs it fails, never skips, when it cannot start."""
     try:
-        server = start_azurite(tmp_path_factory.mktemp("azurite"))
+        server = start(location)
     except ServiceError as exc:
         pytest.fail(str(exc), pytrace=False)
     yield server
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+    """A real Azurite blob server on 127.0.0.1 and a free port (make test installs it into ./node_modules)."""
+    yield from _serve(start_azurite, tmp_path_factory.mktemp("azurite"))
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redis]:
+    """A real redis-server on 127.0.0.1 and a free port, without persistence (make test installs it)."""
+    yield from _serve(start_redis, tmp_path_factory.mktemp("redis"))
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3]:
+    """moto's real S3 server, as a subprocess on 127.0.0.1 and a free port (from the dev extra)."""
+    yield from _serve(start_moto_s3, tmp_path_factory.mktemp("moto-s3"))
+
+
+#: Each server fixture, and the marker a test using it must carry (so `-m "not redis"` is honest).
+SERVER_MARKERS = {"azurite": "azurite", "redis_server": "redis", "s3_server": "s3"}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A test that uses Azurite must say so with the azurite marker (so `-m "not azurite"` is honest)."""
+    """A test that uses a server fixture must carry that server's marker."""
     for item in items:
-        uses = "azurite" in getattr(item, "fixturenames", ())
-        if uses and item.get_closest_marker("azurite") is None:
-            raise pytest.UsageError(f"{item.nodeid} uses the azurite fixture without the azurite marker")
+        for fixture, marker in SERVER_MARKERS.items():
+            if fixture in getattr(item, "fixturenames", ()) and item.get_closest_marker(marker) is None:
+                raise pytest.UsageError(
+                    f"{item.nodeid} uses the {fixture} fixture without the {marker} marker"
+                )
+
+
+def new_s3_bucket(server: MotoS3) -> str:
+    """Create an empty bucket on *server* and return its name."""
+    name = f"t-{uuid.uuid4().hex[:20]}"
+    client = server.client()
+    client.create_bucket(Bucket=name)
+    client.close()
+    return name
+
+
+def s3_options(server: MotoS3, bucket: str, **values: object) -> S3PayloadStoreOptions:
+    """Options of an S3 store on the local *server*."""
+    return S3PayloadStoreOptions(
+        bucket=bucket,
+        endpoint_url=server.endpoint,
+        region="us-east-1",
+        access_key_id=MOTO_ACCESS_KEY,
+        secret_access_key=MOTO_SECRET_KEY,
+        **values,  # type: ignore[arg-type]
+    )
 
 
 def make_store(
@@ -73,17 +142,30 @@ def make_store(
         return InMemoryPayloadStore(options)
     if kind == "filesystem":
         return FileSystemPayloadStore(tmp_path / f"fs-{uuid.uuid4().hex[:8]}", options)
+    common = {f.name: getattr(options, f.name) for f in dataclasses.fields(LargePayloadStorageOptions)}
     if kind == "azure_blob":
         from durabletask_payloads import BlobPayloadStore
 
-        server: Azurite = request.getfixturevalue("azurite")
+        azurite: Azurite = request.getfixturevalue("azurite")
         return BlobPayloadStore(
             BlobPayloadStoreOptions(
-                connection_string=server.connection_string,
+                connection_string=azurite.connection_string,
                 container_name=f"t-{uuid.uuid4().hex[:20]}",
-                **{f.name: getattr(options, f.name) for f in dataclasses.fields(LargePayloadStorageOptions)},
+                **common,
             )
         )
+    if kind == "s3":
+        from durabletask_payloads import S3PayloadStore
+
+        s3: MotoS3 = request.getfixturevalue("s3_server")
+        return S3PayloadStore(s3_options(s3, new_s3_bucket(s3), **common))
+    if kind == "redis":
+        from durabletask_payloads import RedisPayloadStore
+
+        redis: Redis = request.getfixturevalue("redis_server")
+        # A fresh key prefix per store: the server is shared by the whole session.
+        prefix = f"t-{uuid.uuid4().hex[:12]}:"
+        return RedisPayloadStore(RedisPayloadStoreOptions(url=redis.url, key_prefix=prefix, **common))
     raise ValueError(kind)
 
 
@@ -94,6 +176,8 @@ STORE_KINDS = [
     pytest.param("memory", id="memory"),
     pytest.param("filesystem", id="filesystem"),
     pytest.param("azure_blob", id="azure_blob", marks=pytest.mark.azurite),
+    pytest.param("s3", id="s3", marks=pytest.mark.s3),
+    pytest.param("redis", id="redis", marks=pytest.mark.redis),
 ]
 
 

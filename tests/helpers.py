@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 
-from durabletask_payloads import LargePayloadStorageOptions, PayloadInfo, PayloadStore
+import pytest
+
+from durabletask_payloads import (
+    InvalidPayloadTokenError,
+    LargePayloadStorageOptions,
+    PayloadInfo,
+    PayloadStore,
+)
 
 FIRST = ["Ana", "Björn", "Chen", "Dalia", "Émile", "Farah", "Gökhan", "Hana", "Ivo", "Jun", "Kofi", "Lena"]
 LAST = ["Silva", "Müller", "Wang", "Haddad", "Dubois", "Khan", "Yılmaz", "Sato", "Novak", "Park", "Mensah"]
@@ -156,3 +167,80 @@ class VanishingStore(CountingStore):
 
     def upload_many(self, payloads: Sequence[bytes], *, instance_id: str | None = None) -> list[str]:
         return [self.upload(data, instance_id=instance_id) for data in payloads]
+
+
+def race_uploads(stores: Sequence[PayloadStore], data: bytes, instance_id: str) -> list[str]:
+    """Upload *data* through every store at once (threads released together); return the tokens."""
+    barrier = threading.Barrier(len(stores))
+    tokens: list[str] = []
+
+    def write(store: PayloadStore) -> None:
+        barrier.wait()
+        tokens.append(store.upload(data, instance_id=instance_id))
+
+    threads = [threading.Thread(target=write, args=(store,)) for store in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return tokens
+
+
+def check_async_round_trip_and_close(store: PayloadStore) -> None:
+    """Upload, download and batch-upload with the async API on one event loop, then aclose()."""
+
+    async def scenario() -> None:
+        token = await store.upload_async(b"async" * 100, instance_id="a")
+        assert await store.download_async(token) == b"async" * 100
+        assert await store.upload_many_async([b"1", b"2"], instance_id="a") == [
+            store.upload(b"1", instance_id="a"),
+            store.upload(b"2", instance_id="a"),
+        ]
+        await store.aclose()
+
+    asyncio.run(scenario())
+
+
+def check_each_event_loop_is_served(store: PayloadStore) -> None:
+    """Read through two event loops in turn, each closing what it opened (clients bound to a loop)."""
+    token = store.upload(b"loops")
+
+    async def read() -> bytes:
+        try:
+            return await store.download_async(token)
+        finally:
+            await store.aclose()
+
+    for _ in range(2):
+        assert asyncio.run(read()) == b"loops"
+
+
+def assert_refused_before_any_io(store: PayloadStore, token: str) -> None:
+    """Every reading method refuses *token* at once, though the store's server would answer slowly.
+
+    Give a store whose endpoint has nothing listening and long retry backoffs: any request
+    would take seconds, so a quick refusal proves none was made.
+    """
+    started = time.monotonic()
+    for operation in (store.download, store.delete, store.inspect):
+        with pytest.raises(InvalidPayloadTokenError):
+            operation(token)
+    with pytest.raises(InvalidPayloadTokenError):
+        asyncio.run(store.download_async(token))
+    assert time.monotonic() - started < 1.0  # no connection attempt, no retry backoff
+
+
+def import_error_without(module: str, store: str, options: str = "") -> str:
+    """Return the ImportError of ``durabletask_payloads.<store>`` in a fresh interpreter without *module*.
+
+    *options*, if given, is an expression of the store's options, built first: options must be
+    importable without the extra.
+    """
+    code = (
+        f"import sys; sys.modules[{module!r}] = None\n"
+        "import durabletask_payloads\n"
+        f"{options and 'durabletask_payloads.' + options}\n"
+        f"try:\n    durabletask_payloads.{store}\n"
+        "except ImportError as exc:\n    print(exc)\n"
+    )
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -6,18 +6,24 @@ answer in time, raises :class:`ServiceError`; the test fixtures turn that into
 a failure (never a skip).
 
 - Azurite comes from ./node_modules (make test runs `npm ci`).
+- redis-server is the Debian package (make test installs it when missing).
+- The S3 server is moto's standalone server, from the dev extra (`pip install -e '.[dev]'`).
 """
 
 from __future__ import annotations
 
 import http.client
+import importlib.util
 import os
 import shutil
 import signal
+import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .helpers import free_port
 
@@ -26,7 +32,22 @@ AZURITE_BLOB = ROOT / "node_modules" / ".bin" / "azurite-blob"
 # Azurite's well-known development account: public, documented, not a secret.
 DEV_ACCOUNT = "devstoreaccount1"
 DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+# Any key pair works with moto; these are not credentials of anything.
+MOTO_ACCESS_KEY = "moto-test-key-id"
+MOTO_SECRET_KEY = "moto-test-secret-0123456789"
 STARTUP_SECONDS = 60
+
+
+def http_answers(port: int, path: str) -> bool:
+    """Whether an HTTP server on 127.0.0.1:*port* answers a GET of *path* (with any status)."""
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+        connection.request("GET", path)
+        connection.getresponse().read()
+        connection.close()
+    except OSError:
+        return False
+    return True
 
 
 class ServiceError(RuntimeError):
@@ -120,17 +141,95 @@ class Azurite(Service):
         ]  # fmt: skip
 
     def answers(self) -> bool:
+        return http_answers(self.port, f"/{DEV_ACCOUNT}?comp=list")
+
+
+@dataclass
+class Redis(Service):
+    """redis-server without persistence: nothing is written to disk."""
+
+    name = "redis"
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def check_installed(self) -> None:
+        if shutil.which("redis-server") is None:
+            raise ServiceError(
+                "redis-server is expected but not installed; `make test` installs it "
+                "(apt-get install -y redis-server)."
+            )
+
+    def command(self) -> list[str]:
+        return [
+            "redis-server",
+            "--bind", "127.0.0.1",
+            "--port", str(self.port),
+            "--dir", str(self.location),
+            "--save", "",
+            "--appendonly", "no",
+            "--maxmemory-policy", "noeviction",
+        ]  # fmt: skip
+
+    def answers(self) -> bool:
         try:
-            connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
-            connection.request("GET", f"/{DEV_ACCOUNT}?comp=list")
-            connection.getresponse().read()
-            connection.close()
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(16).startswith(b"+PONG")
         except OSError:
             return False
-        return True
+
+
+@dataclass
+class MotoS3(Service):
+    """moto's standalone server, an in-memory S3 (and more) on one port."""
+
+    name = "moto-s3"
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def client(self) -> Any:
+        """A boto3 S3 client on this server (the caller closes it)."""
+        import boto3
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id=MOTO_ACCESS_KEY,
+            aws_secret_access_key=MOTO_SECRET_KEY,
+        )
+
+    def check_installed(self) -> None:
+        if importlib.util.find_spec("moto") is None or importlib.util.find_spec("flask") is None:
+            raise ServiceError(
+                "moto's server is expected but not installed; `make test` installs it "
+                "(pip install -e '.[dev]', which pulls moto[server])."
+            )
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)]
+
+    def answers(self) -> bool:
+        return http_answers(self.port, "/")
 
 
 def start_azurite(location: Path) -> Azurite:
     server = Azurite(location)
+    server.start()
+    return server
+
+
+def start_redis(location: Path) -> Redis:
+    server = Redis(location)
+    server.start()
+    return server
+
+
+def start_moto_s3(location: Path) -> MotoS3:
+    server = MotoS3(location)
     server.start()
     return server

@@ -7,7 +7,6 @@ import contextlib
 import inspect
 import logging
 import threading
-import weakref
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote, unquote
@@ -26,6 +25,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from .._codec import EncodedPayload, decode_payload, encode_payload
+from .._concurrency import PerLoop
 from .._exceptions import (
     InvalidPayloadTokenError,
     PayloadError,
@@ -101,9 +101,8 @@ class BlobPayloadStore(PayloadStore):
         self._readable = frozenset((options.container_name, *options.allowed_containers))
         self._container_ready = False
         self._container_lock = threading.Lock()
-        self._aio_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
-            weakref.WeakKeyDictionary()
-        )
+        # aiohttp sessions belong to one event loop: keep one client per loop.
+        self._aio_clients: PerLoop[Any] = PerLoop(lambda: self._new_client(asynchronous=True))
         credential = options.credential
         # A sync token credential cannot serve the aio client: fall back to threads.
         self._aio_native = options.async_credential is not None or not (
@@ -390,13 +389,7 @@ class BlobPayloadStore(PayloadStore):
             raise _failure(exc, "list", self._options.container_name) from exc
 
     def _aio_client(self) -> Any:
-        # aiohttp sessions belong to one event loop: keep one client per loop.
-        loop = asyncio.get_running_loop()
-        client = self._aio_clients.get(loop)
-        if client is None:
-            client = self._new_client(asynchronous=True)
-            self._aio_clients[loop] = client
-        return client
+        return self._aio_clients.get()
 
     def close(self) -> None:
         """Close the sync client and the transfer threads."""
@@ -405,7 +398,7 @@ class BlobPayloadStore(PayloadStore):
 
     async def aclose(self) -> None:
         """Close the sync client and this event loop's async client."""
-        client = self._aio_clients.pop(asyncio.get_running_loop(), None)
+        client = self._aio_clients.pop()
         if client is not None:
             await client.close()
         self.close()

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._options import LargePayloadStorageOptions
+from .._options import LargePayloadStorageOptions, check_retry_total, check_seconds
 
 __all__ = ["BlobPayloadStoreOptions"]
 
@@ -86,13 +86,5 @@ class BlobPayloadStoreOptions(LargePayloadStorageOptions):
             raise ValueError(f"account_url must be an http(s) URL, got {self.account_url!r}")
         if self.token_version not in ("v1", "v2"):
             raise ValueError(f"token_version must be 'v1' or 'v2', got {self.token_version!r}")
-        if (
-            isinstance(self.retry_total, bool)
-            or not isinstance(self.retry_total, int)
-            or not 0 <= self.retry_total <= 20
-        ):
-            raise ValueError(f"retry_total must be an integer from 0 to 20, got {self.retry_total!r}")
-        for name in ("retry_backoff_seconds", "connection_timeout_seconds", "read_timeout_seconds"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+        check_retry_total(self.retry_total)
+        check_seconds(self, "retry_backoff_seconds", "connection_timeout_seconds", "read_timeout_seconds")

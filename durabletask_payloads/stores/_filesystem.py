@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import tempfile
 from collections.abc import Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .._codec import decode_payload, encode_payload
+from .._codec import (
+    MAX_RECORD_HEADER,
+    decode_record,
+    encode_payload,
+    parse_record_header,
+    record_header,
+    record_info,
+)
 from .._exceptions import PayloadIntegrityError, PayloadNotFoundError, PayloadStoreUnavailableError
 from .._options import LargePayloadStorageOptions
 from .._store import PayloadInfo, PayloadStore
@@ -21,9 +26,6 @@ from .._token import format_simple_token, is_content_name, parse_simple_token
 __all__ = ["FileSystemPayloadStore"]
 
 _SCHEME = "file"
-# Each file starts with one line of JSON metadata, then the stored body.
-_MAGIC = b"DTPAYLOAD1 "
-_MAX_HEADER = 64 * 1024
 
 
 class FileSystemPayloadStore(PayloadStore):
@@ -95,15 +97,9 @@ class FileSystemPayloadStore(PayloadStore):
         path = self._path(encoded.name)
         if path.exists():
             return token
-        header: dict[str, Any] = {
-            "content_encoding": encoded.content_encoding,
-            "sha256": encoded.sha256,
-            "size": encoded.size,
-            "instance_id": instance_id,
-            "created": datetime.now(timezone.utc).isoformat(),
-        }
         try:
-            self._write_atomic(path, _MAGIC + json.dumps(header).encode() + b"\n", encoded.body)
+            # Each file is a record (see _codec): one line of JSON metadata, then the body.
+            self._write_atomic(path, record_header(encoded, instance_id), encoded.body)
         except OSError as exc:
             raise PayloadStoreUnavailableError("upload", str(path), f"{type(exc).__name__}: {exc}") from exc
         return token
@@ -134,33 +130,19 @@ class FileSystemPayloadStore(PayloadStore):
         path = self.path_for(token)
         try:
             with path.open("rb") as handle:
-                first = handle.readline(_MAX_HEADER)
+                first = handle.readline(MAX_RECORD_HEADER)
                 content = handle.read() if body else b""
                 stored_size = os.fstat(handle.fileno()).st_size - len(first)
         except FileNotFoundError:
             raise PayloadNotFoundError(token, f"no file {path}") from None
         except OSError as exc:
             raise PayloadStoreUnavailableError("download", token, f"{type(exc).__name__}: {exc}") from exc
-        if not first.startswith(_MAGIC) or not first.endswith(b"\n"):
-            raise PayloadIntegrityError(token, f"{path} does not start with a payload header")
-        try:
-            header = json.loads(first[len(_MAGIC) :])
-        except ValueError as exc:
-            raise PayloadIntegrityError(token, f"{path} has an unreadable header") from exc
-        if not isinstance(header, dict):
-            raise PayloadIntegrityError(token, f"{path} has an unreadable header")
-        return header, content, stored_size
+        return parse_record_header(first, token=token, where=str(path)), content, stored_size
 
     def download(self, token: str) -> bytes:
         """Return the payload behind *token*, checking its SHA-256."""
         header, body, _ = self._read(token)
-        return decode_payload(
-            body,
-            content_encoding=str(header.get("content_encoding") or "identity"),
-            sha256=_opt_str(header.get("sha256")),
-            token=token,
-            options=self._options,
-        )
+        return decode_record(header, body, token=token, options=self._options)
 
     async def download_async(self, token: str) -> bytes:
         """Async twin of :meth:`download`."""
@@ -187,7 +169,7 @@ class FileSystemPayloadStore(PayloadStore):
     def inspect(self, token: str) -> PayloadInfo:
         """Describe the payload behind *token* from its header."""
         header, _, stored_size = self._read(token, body=False)
-        return _info(token, header, stored_size)
+        return record_info(token, header, stored_size)
 
     def list_payloads(self) -> Iterator[PayloadInfo]:
         """Yield every payload file under the root (skipping files this store did not write)."""
@@ -202,22 +184,4 @@ class FileSystemPayloadStore(PayloadStore):
                     header, _, stored_size = self._read(token, body=False)
                 except (PayloadNotFoundError, PayloadIntegrityError):
                     continue
-                yield _info(token, header, stored_size)
-
-
-def _opt_str(value: object) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def _info(token: str, header: dict[str, Any], stored_size: int) -> PayloadInfo:
-    created = _opt_str(header.get("created"))
-    size = header.get("size")
-    return PayloadInfo(
-        token=token,
-        size=size if isinstance(size, int) else None,
-        stored_size=stored_size,
-        content_encoding=str(header.get("content_encoding") or "identity"),
-        sha256=_opt_str(header.get("sha256")),
-        instance_id=_opt_str(header.get("instance_id")),
-        created=datetime.fromisoformat(created) if created else None,
-    )
+                yield record_info(token, header, stored_size)

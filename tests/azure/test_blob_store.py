@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
-import subprocess
-import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,7 +21,13 @@ from durabletask_payloads import (
     PayloadStoreUnavailableError,
 )
 
-from ..helpers import free_port
+from ..helpers import (
+    check_async_round_trip_and_close,
+    check_each_event_loop_is_served,
+    free_port,
+    import_error_without,
+    race_uploads,
+)
 from ..services import DEV_KEY, Azurite
 
 pytestmark = pytest.mark.azurite
@@ -102,18 +104,7 @@ class TestConditionalWrites:
     def test_racing_writers_end_with_one_blob(self, azurite: Azurite, service: BlobServiceClient) -> None:
         options = _options(azurite)
         stores = [BlobPayloadStore(options) for _ in range(6)]
-        barrier = threading.Barrier(len(stores))
-        tokens: list[str] = []
-
-        def write(store: BlobPayloadStore) -> None:
-            barrier.wait()
-            tokens.append(store.upload(b"raced" * 1000, instance_id="r"))
-
-        threads = [threading.Thread(target=write, args=(s,)) for s in stores]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        tokens = race_uploads(stores, b"raced" * 1000, "r")
         assert len(set(tokens)) == 1 and len(tokens) == 6
         names = [b.name for b in service.get_container_client(options.container_name).list_blobs()]
         assert names == [tokens[0].rsplit(":", 1)[1]]
@@ -260,28 +251,10 @@ class TestSecrets:
 
 class TestAsync:
     def test_async_round_trip_and_close(self, store: BlobPayloadStore) -> None:
-        async def scenario() -> None:
-            token = await store.upload_async(b"async" * 100, instance_id="a")
-            assert await store.download_async(token) == b"async" * 100
-            assert await store.upload_many_async([b"1", b"2"], instance_id="a") == [
-                store.upload(b"1", instance_id="a"),
-                store.upload(b"2", instance_id="a"),
-            ]
-            await store.aclose()
-
-        asyncio.run(scenario())
+        check_async_round_trip_and_close(store)
 
     def test_each_event_loop_gets_its_own_client(self, store: BlobPayloadStore) -> None:
-        token = store.upload(b"loops")
-        for _ in range(2):
-
-            async def read() -> bytes:
-                try:
-                    return await store.download_async(token)
-                finally:
-                    await store.aclose()
-
-            assert asyncio.run(read()) == b"loops"
+        check_each_event_loop_is_served(store)
 
 
 class TestOptions:
@@ -326,11 +299,5 @@ class TestOptions:
 
 
 def test_a_missing_extra_names_the_install_command() -> None:
-    code = (
-        "import sys; sys.modules['azure.storage.blob'] = None\n"
-        "import durabletask_payloads\n"
-        "try:\n    durabletask_payloads.BlobPayloadStore\n"
-        "except ImportError as exc:\n    print(exc)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = import_error_without("azure.storage.blob", "BlobPayloadStore")
     assert "pip install 'durabletask-payloads[azure]'" in out

@@ -78,7 +78,8 @@ class TestNaming:
 
     def test_token_ends_in_32_hex(self, store: PayloadStore) -> None:
         token = store.upload(b"x")
-        assert re.search(r":[0-9a-f]{32}$", token)
+        # The content name is the whole last segment of the key (after ":" or, for S3 keys, "/").
+        assert re.search(r"[:/][0-9a-f]{32}$", token)
         assert token.startswith(store.token_prefixes)
 
 

@@ -1,0 +1,293 @@
+"""Redis payload store: one string key per payload, optionally with a time to live."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from typing import Any
+
+try:
+    import redis
+    import redis.asyncio
+    from redis.asyncio.retry import Retry as AsyncRetry
+    from redis.backoff import ExponentialBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import RedisError, ResponseError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+    from redis.retry import Retry
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError(
+        "RedisPayloadStore needs the Redis extra: pip install 'durabletask-payloads[redis]'"
+    ) from exc
+
+from .._codec import (
+    MAX_RECORD_HEADER,
+    decode_record,
+    encode_payload,
+    parse_record_header,
+    record_header,
+    record_info,
+    split_record,
+)
+from .._concurrency import PerLoop
+from .._exceptions import (
+    InvalidPayloadTokenError,
+    PayloadError,
+    PayloadNotFoundError,
+    PayloadStoreUnavailableError,
+)
+from .._store import PayloadInfo, PayloadStore
+from .._token import REDIS_V1_PREFIX, format_redis_token, is_content_name, parse_redis_token
+from ._redis_options import RedisPayloadStoreOptions
+
+__all__ = ["RedisPayloadStore", "RedisPayloadStoreOptions"]
+
+_log = logging.getLogger("durabletask_payloads.stores.redis")
+
+# The longest wait between two retries.
+_BACKOFF_CAP_SECONDS = 10.0
+# A Redis error reply starts with an upper-case code (OOM, WRONGTYPE, NOAUTH ...); the rest may quote data.
+_ERROR_CODE_RE = re.compile(r"[A-Z][A-Z_]{1,30}\b")
+_GLOB_SPECIAL_RE = re.compile(r"([*?\[\]\\])")
+
+
+def _describe(exc: RedisError) -> str:
+    """Name the error by its type and, for a server reply, its code: never by its message."""
+    if isinstance(exc, ResponseError):
+        match = _ERROR_CODE_RE.match(str(exc))
+        if match:
+            return f"{type(exc).__name__} {match.group(0)}"
+    return type(exc).__name__
+
+
+def _failure(exc: RedisError, operation: str, target: str) -> PayloadError:
+    return PayloadStoreUnavailableError(operation, target, _describe(exc))
+
+
+class RedisPayloadStore(PayloadStore):
+    """Keeps payloads as Redis string keys, for fast shared storage between workers.
+
+    Each distinct payload of an instance becomes one key, ``key_prefix`` + 32
+    lowercase hex characters, and the token is ``redis:v1:<key>``. The value is
+    a record: one line of JSON metadata (encoding, SHA-256, size, instance,
+    creation time), then the body, gzip when compression is on. A key is
+    written with ``SET ... NX``: only if absent, so writing a payload twice, or
+    two workers racing, leaves one value, and a ``ttl_seconds`` is set on that
+    first write only (``PX``), never extended.
+
+    Reads verify the SHA-256. A token whose key does not start with
+    ``key_prefix`` is refused before any command is sent. A key that is gone
+    (expired, evicted or deleted) raises
+    :class:`~durabletask_payloads.PayloadNotFoundError` saying so.
+
+    Redis keeps everything in memory: make sure the server's
+    ``maxmemory-policy`` cannot evict payload keys while an orchestration may
+    still need them (``noeviction``, or a ``volatile-*`` policy with payloads
+    written without TTL).
+
+    Args:
+        options: Connection, key, TTL and size settings.
+
+    """
+
+    def __init__(self, options: RedisPayloadStoreOptions) -> None:
+        self._options = options
+        self._sync: redis.Redis = self._new_client(asynchronous=False)
+        # asyncio connections belong to the event loop that opened them: one client per loop.
+        self._aio_clients: PerLoop[redis.asyncio.Redis] = PerLoop(lambda: self._new_client(asynchronous=True))
+
+    def _new_client(self, *, asynchronous: bool) -> Any:
+        options = self._options
+        backoff = ExponentialBackoff(cap=_BACKOFF_CAP_SECONDS, base=options.retry_backoff_seconds)
+        kwargs: dict[str, Any] = {
+            "socket_connect_timeout": options.connect_timeout_seconds,
+            "socket_timeout": options.timeout_seconds,
+            "retry": (AsyncRetry if asynchronous else Retry)(backoff, options.retry_total),
+            "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+        }
+        client_type = redis.asyncio.Redis if asynchronous else redis.Redis
+        if options.url is not None:
+            return client_type.from_url(options.url, **kwargs)
+        return client_type(
+            host=options.host or "localhost",
+            port=options.port,
+            db=options.db,
+            username=options.username,
+            password=options.password,
+            ssl=options.ssl,
+            **kwargs,
+        )
+
+    @property
+    def options(self) -> RedisPayloadStoreOptions:
+        """The settings of this store."""
+        return self._options
+
+    @property
+    def token_prefixes(self) -> tuple[str, ...]:
+        """``("redis:v1:",)``."""
+        return (REDIS_V1_PREFIX,)
+
+    # -- tokens -------------------------------------------------------------------------
+
+    def is_known_token(self, value: str) -> bool:
+        """Return whether *value* is a well-formed ``redis:v1:`` token (of any key prefix)."""
+        try:
+            parse_redis_token(value)
+        except InvalidPayloadTokenError:
+            return False
+        return True
+
+    def _locate(self, token: str) -> str:
+        """Return the key of a token this store may read; refuse others before any I/O."""
+        parsed = parse_redis_token(token)
+        if parsed.prefix != self._options.key_prefix:
+            raise InvalidPayloadTokenError(
+                token, f"its key does not start with this store's key_prefix {self._options.key_prefix!r}"
+            )
+        return parsed.key
+
+    def _gone(self, token: str) -> PayloadNotFoundError:
+        ttl = self._options.ttl_seconds
+        if ttl is None:
+            return PayloadNotFoundError(
+                token,
+                "the Redis key is gone: evicted by the server's maxmemory-policy, or deleted "
+                "(this store sets no ttl_seconds, so it did not expire here)",
+            )
+        return PayloadNotFoundError(
+            token,
+            f"the Redis key is gone: it expired (ttl_seconds={ttl:g}) or was evicted by the server's "
+            "maxmemory-policy, or was deleted; raise ttl_seconds above the longest orchestration",
+        )
+
+    # -- writing ------------------------------------------------------------------------
+
+    def upload(self, data: bytes, *, instance_id: str | None = None) -> str:
+        """Store *data* under its key (once per instance and content) and return its token.
+
+        A payload this store has recently moved (it is in :attr:`cache`) is only
+        checked with ``EXISTS``: if the key is still there, nothing is sent.
+        """
+        encoded = encode_payload(data, self._options, instance_id)
+        key = self._options.key_prefix + encoded.name
+        token = format_redis_token(key)
+        try:
+            if token in self.cache and self._sync.exists(key):
+                return token
+            record = record_header(encoded, instance_id) + encoded.body
+            created = self._sync.set(key, record, nx=True, px=self._options.ttl_milliseconds)
+        except RedisError as exc:
+            raise _failure(exc, "upload", token) from exc
+        self._log_write(created, encoded.size, key, len(encoded.body))
+        return token
+
+    async def upload_async(self, data: bytes, *, instance_id: str | None = None) -> str:
+        """Async twin of :meth:`upload`."""
+        encoded = encode_payload(data, self._options, instance_id)
+        key = self._options.key_prefix + encoded.name
+        token = format_redis_token(key)
+        client = self._aio_client()
+        try:
+            if token in self.cache and await client.exists(key):
+                return token
+            record = record_header(encoded, instance_id) + encoded.body
+            created = await client.set(key, record, nx=True, px=self._options.ttl_milliseconds)
+        except RedisError as exc:
+            raise _failure(exc, "upload", token) from exc
+        self._log_write(created, encoded.size, key, len(encoded.body))
+        return token
+
+    @staticmethod
+    def _log_write(created: object, size: int, key: str, stored: int) -> None:
+        if created:
+            _log.info("Stored %d bytes as Redis key %s (%d stored)", size, key, stored)
+        else:
+            _log.debug("Redis key %s already holds this payload", key)
+
+    # -- reading ------------------------------------------------------------------------
+
+    def _decode(self, record: object, key: str, token: str) -> bytes:
+        if record is None:
+            raise self._gone(token)
+        assert isinstance(record, bytes)  # the clients are made without decode_responses
+        _log.info("Read Redis key %s (%d bytes stored)", key, len(record))
+        header, body = split_record(record, token=token, where=f"Redis key {key}")
+        return decode_record(header, body, token=token, options=self._options)
+
+    def download(self, token: str) -> bytes:
+        """Return the payload behind *token*, checking its SHA-256."""
+        key = self._locate(token)
+        try:
+            record = self._sync.get(key)
+        except RedisError as exc:
+            raise _failure(exc, "download", token) from exc
+        return self._decode(record, key, token)
+
+    async def download_async(self, token: str) -> bytes:
+        """Async twin of :meth:`download`."""
+        key = self._locate(token)
+        try:
+            record = await self._aio_client().get(key)
+        except RedisError as exc:
+            raise _failure(exc, "download", token) from exc
+        return self._decode(record, key, token)
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def delete(self, token: str) -> bool:
+        """Delete the key behind *token*; False if it was already gone."""
+        key = self._locate(token)
+        self._forget(token)
+        try:
+            return bool(self._sync.delete(key))
+        except RedisError as exc:
+            raise _failure(exc, "delete", token) from exc
+
+    def inspect(self, token: str) -> PayloadInfo:
+        """Describe the payload behind *token* from its header (the body is not read)."""
+        key = self._locate(token)
+        try:
+            with self._sync.pipeline(transaction=True) as pipe:
+                pipe.getrange(key, 0, MAX_RECORD_HEADER - 1)
+                pipe.strlen(key)
+                head, length = pipe.execute()
+        except RedisError as exc:
+            raise _failure(exc, "inspect", token) from exc
+        if not length:
+            raise self._gone(token)
+        line = head[: head.find(b"\n") + 1]
+        header = parse_record_header(line, token=token, where=f"Redis key {key}")
+        return record_info(token, header, int(length) - len(line))
+
+    def list_payloads(self) -> Iterator[PayloadInfo]:
+        """Yield every payload key (``key_prefix`` + 32 hex), found with ``SCAN``."""
+        prefix = self._options.key_prefix
+        pattern = _GLOB_SPECIAL_RE.sub(r"\\\1", prefix) + "?" * 32
+        try:
+            for raw in self._sync.scan_iter(match=pattern, count=500):
+                key = raw.decode("ascii", "replace")
+                if not is_content_name(key[len(prefix) :]):
+                    continue
+                try:
+                    yield self.inspect(format_redis_token(key))
+                except PayloadNotFoundError:
+                    continue  # expired or deleted since the scan saw it
+        except RedisError as exc:
+            raise _failure(exc, "list", prefix) from exc
+
+    def _aio_client(self) -> redis.asyncio.Redis:
+        return self._aio_clients.get()
+
+    def close(self) -> None:
+        """Close the sync client's connections and the transfer threads."""
+        self._sync.close()
+        super().close()
+
+    async def aclose(self) -> None:
+        """Close the sync client and this event loop's async client."""
+        client = self._aio_clients.pop()
+        if client is not None:
+            await client.aclose()
+        self.close()

@@ -1,0 +1,87 @@
+"""Settings of the Redis store (no redis import: usable before the extra is installed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .._options import LargePayloadStorageOptions, check_key_prefix, check_retry_total, check_seconds
+
+__all__ = ["RedisPayloadStoreOptions"]
+
+
+@dataclass(eq=True)
+class RedisPayloadStoreOptions(LargePayloadStorageOptions):
+    """Settings of :class:`~durabletask_payloads.RedisPayloadStore`.
+
+    Give ``url``, or ``host`` (with ``port``, ``db``, ``username``,
+    ``password``, ``ssl``), not both; with neither, ``localhost:6379`` is used.
+    The URL and the password are never shown by ``repr()`` and never logged.
+
+    Attributes:
+        url: A redis-py URL such as ``redis://:password@host:6379/0`` or
+            ``rediss://`` for TLS.
+        host: The server's host name or address.
+        port: Its port. Default 6379.
+        db: The database number. Default 0.
+        username: For Redis ACLs (6.0+); None for the default user.
+        password: The password, if the server requires one.
+        ssl: Connect to ``host`` with TLS.
+        key_prefix: Put in front of each key's 32-hex name; default
+            ``durabletask-payloads:``. Letters, digits and ``! - _ . * ' ( ) : /``.
+            Tokens record the whole key, and a token is read only if its key
+            starts with this prefix: changing it makes older tokens unreadable.
+        ttl_seconds: Give each payload key this time to live, set when the key
+            is created and never extended (a later write of the same payload
+            leaves it as it is). A payload read after it expired fails with
+            :class:`~durabletask_payloads.PayloadNotFoundError`, so the TTL must
+            outlast every orchestration that can still read it, replays
+            included. None (the default) keeps payloads until deleted.
+        retry_total: Retries of a command that failed on a connection error or
+            timeout, with exponential backoff. Default 3.
+        retry_backoff_seconds: The first wait; each next one is twice as long,
+            at most 10 s. Default 0.1.
+        connect_timeout_seconds: Time allowed to connect. Default 5.
+        timeout_seconds: Time allowed for a command's answer. Default 30.
+
+    """
+
+    url: str | None = field(default=None, repr=False)
+    host: str | None = None
+    port: int = 6379
+    db: int = 0
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    ssl: bool = False
+    key_prefix: str = "durabletask-payloads:"
+    ttl_seconds: float | None = None
+    retry_total: int = 3
+    retry_backoff_seconds: float = 0.1
+    connect_timeout_seconds: float = 5.0
+    timeout_seconds: float = 30.0
+
+    def _validate(self) -> None:
+        super()._validate()
+        if self.url is not None:
+            if not isinstance(self.url, str) or not self.url.startswith(("redis://", "rediss://", "unix://")):
+                # The URL may hold a password: it is not quoted.
+                raise ValueError("url must start with redis://, rediss:// or unix://")
+            if self.host is not None or self.password is not None or self.username is not None:
+                raise ValueError("give url or host (with username/password), not both")
+        for name, low, high in (("port", 1, 65535), ("db", 0, 1_000_000)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ValueError(f"{name} must be an integer from {low} to {high}, got {value!r}")
+        if not isinstance(self.ssl, bool):
+            raise ValueError(f"ssl must be True or False, got {self.ssl!r}")
+        check_key_prefix(self.key_prefix)
+        if self.ttl_seconds is not None:
+            check_seconds(self, "ttl_seconds")
+            if self.ttl_seconds < 0.001:
+                raise ValueError(f"ttl_seconds must be at least 0.001 (1 ms), got {self.ttl_seconds!r}")
+        check_retry_total(self.retry_total)
+        check_seconds(self, "retry_backoff_seconds", "connect_timeout_seconds", "timeout_seconds")
+
+    @property
+    def ttl_milliseconds(self) -> int | None:
+        """``ttl_seconds`` in whole milliseconds (what ``SET ... PX`` takes), or None."""
+        return None if self.ttl_seconds is None else max(1, round(self.ttl_seconds * 1000))

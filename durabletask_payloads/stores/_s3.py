@@ -1,0 +1,372 @@
+"""Amazon S3 (and S3-compatible) payload store, on obstore's Rust client."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote, unquote
+
+try:
+    import obstore
+    from obstore.exceptions import AlreadyExistsError, BaseError
+    from obstore.store import S3Store
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise ImportError("S3PayloadStore needs the S3 extra: pip install 'durabletask-payloads[s3]'") from exc
+
+from .._codec import GZIP, IDENTITY, EncodedPayload, decode_payload, encode_payload
+from .._exceptions import (
+    InvalidPayloadTokenError,
+    PayloadError,
+    PayloadNotFoundError,
+    PayloadStoreUnavailableError,
+    PayloadTooLargeError,
+)
+from .._store import PayloadInfo, PayloadStore
+from .._token import S3_V1_PREFIX, KeyToken, format_s3_token, is_content_name, parse_s3_token
+from ._s3_options import S3PayloadStoreOptions
+
+if TYPE_CHECKING:
+    from obstore import Attributes, GetResult
+    from obstore.store import ClientConfig, RetryConfig, S3Config
+
+__all__ = ["S3PayloadStore", "S3PayloadStoreOptions"]
+
+_log = logging.getLogger("durabletask_payloads.stores.s3")
+
+# Object metadata (x-amz-meta-*): the payload's hash, size and instance, for checks and clean-up.
+_META_SHA256 = "payloadsha256"
+_META_SIZE = "payloadsize"
+_META_INSTANCE = "instanceid"
+# gzip of incompressible data is a little larger than the data.
+_GZIP_SLACK = 64 * 1024
+# obstore's messages quote the request URL; only the HTTP status is taken from them.
+_STATUS_RE = re.compile(r"status code: (\d{3})\b")
+# S3 answers 409 ConditionalRequestConflict while another conditional write of the key is in flight.
+_CONFLICT_ATTEMPTS = 4
+_CONFLICT_BACKOFF_SECONDS = 0.05
+
+
+_T = TypeVar("_T")
+
+
+def _status(exc: BaseException) -> str | None:
+    """Return the HTTP status an obstore error reports, if any (only its three digits are read)."""
+    match = _STATUS_RE.search(str(exc))
+    return match.group(1) if match else None
+
+
+def _describe(exc: BaseException) -> str:
+    """Name the error by its type and HTTP status: never by its message, which quotes URLs."""
+    status = _status(exc)
+    return type(exc).__name__ + (f" (HTTP {status})" if status else "")
+
+
+def _failure(exc: Exception, operation: str, target: str) -> PayloadError:
+    # obstore raises the built-in FileNotFoundError for a missing object.
+    if isinstance(exc, FileNotFoundError):
+        return PayloadNotFoundError(target, "no such S3 object")
+    return PayloadStoreUnavailableError(operation, target, _describe(exc))
+
+
+class S3PayloadStore(PayloadStore):
+    """Stores payloads as objects in an Amazon S3 bucket, or any S3-compatible one.
+
+    Each distinct payload of an instance becomes one object named
+    ``key_prefix`` + 32 lowercase hex characters, and the token is
+    ``s3:v1:<bucket>:<key>``. An object is created only if absent
+    (``If-None-Match: *``), so writing a payload twice, or two workers racing,
+    leaves one object. Compressed objects carry ``Content-Encoding: gzip``;
+    every object carries the payload's SHA-256, size and instance as metadata.
+
+    Reads inflate only when the object says ``gzip`` and verify the SHA-256. A
+    token for a bucket that is neither ``bucket`` nor in ``allowed_buckets``, or
+    whose key does not start with ``key_prefix``, is refused before any request
+    is made: a token is data, not a permission.
+
+    The sync and async methods share one client, which works from any thread
+    and any event loop. The async methods run obstore's blocking calls on the
+    store's transfer threads (obstore releases the GIL while it waits) rather
+    than obstore's own async API: that API completes calls on Rust threads that
+    can still be taking the GIL back when the interpreter exits, which aborts
+    the process (SIGABRT) in a few percent of exits right after an async call.
+
+    Args:
+        options: Bucket, credentials, retry and size settings.
+
+    """
+
+    def __init__(self, options: S3PayloadStoreOptions) -> None:
+        self._options = options
+        self._readable = frozenset((options.bucket, *options.allowed_buckets))
+        self._credentials = self._credential_provider()
+        self._clients: dict[str, S3Store] = {}
+        self._clients_lock = threading.Lock()
+        self._client(options.bucket)  # a configuration error shows now, not at the first transfer
+
+    def _credential_provider(self) -> Any:
+        options = self._options
+        if options.profile is None:
+            return options.credential_provider
+        try:
+            import boto3
+            from obstore.auth.boto3 import Boto3CredentialProvider
+        except ImportError as exc:
+            raise ImportError("S3PayloadStoreOptions.profile needs boto3: pip install boto3") from exc
+        return Boto3CredentialProvider(boto3.Session(profile_name=options.profile))
+
+    def _client(self, bucket: str) -> S3Store:
+        client = self._clients.get(bucket)
+        if client is None:
+            with self._clients_lock:
+                client = self._clients.get(bucket)
+                if client is None:
+                    client = self._new_client(bucket)
+                    self._clients[bucket] = client
+        return client
+
+    def _new_client(self, bucket: str) -> S3Store:
+        options = self._options
+        config: S3Config = {}
+        if options.region is not None:
+            config["region"] = options.region
+        if options.endpoint_url is not None:
+            config["endpoint"] = options.endpoint_url
+        if options.access_key_id is not None and options.secret_access_key is not None:
+            config["access_key_id"] = options.access_key_id
+            config["secret_access_key"] = options.secret_access_key
+            if options.session_token is not None:
+                config["session_token"] = options.session_token
+        client_options: ClientConfig = {
+            "connect_timeout": timedelta(seconds=options.connect_timeout_seconds),
+            "timeout": timedelta(seconds=options.timeout_seconds),
+            "allow_http": (options.endpoint_url or "").startswith("http://"),
+        }
+        retry: RetryConfig = {
+            "max_retries": options.retry_total,
+            "backoff": {"init_backoff": timedelta(seconds=options.retry_backoff_seconds), "base": 2},
+            "retry_timeout": timedelta(seconds=options.retry_timeout_seconds),
+        }
+        return S3Store(
+            bucket,
+            config=config,
+            client_options=client_options,
+            retry_config=retry,
+            credential_provider=self._credentials,
+        )
+
+    @property
+    def options(self) -> S3PayloadStoreOptions:
+        """The settings of this store."""
+        return self._options
+
+    @property
+    def token_prefixes(self) -> tuple[str, ...]:
+        """``("s3:v1:",)``."""
+        return (S3_V1_PREFIX,)
+
+    # -- tokens -------------------------------------------------------------------------
+
+    def is_known_token(self, value: str) -> bool:
+        """Return whether *value* is a well-formed ``s3:v1:`` token (of any bucket)."""
+        try:
+            parse_s3_token(value)
+        except InvalidPayloadTokenError:
+            return False
+        return True
+
+    def _locate(self, token: str) -> KeyToken:
+        """Parse a token this store may read; refuse others before any I/O."""
+        parsed = parse_s3_token(token)
+        if parsed.bucket not in self._readable:
+            raise InvalidPayloadTokenError(
+                token, f"bucket {parsed.bucket!r} is not this store's bucket or in allowed_buckets"
+            )
+        if parsed.prefix != self._options.key_prefix:
+            raise InvalidPayloadTokenError(
+                token, f"its key does not start with this store's key_prefix {self._options.key_prefix!r}"
+            )
+        return parsed
+
+    # -- writing ------------------------------------------------------------------------
+
+    def _attributes(self, encoded: EncodedPayload, instance_id: str | None) -> Attributes:
+        attributes: Attributes = {
+            "Content-Type": "application/octet-stream",
+            _META_SHA256: encoded.sha256,
+            _META_SIZE: str(encoded.size),
+        }
+        if encoded.content_encoding == GZIP:
+            attributes["Content-Encoding"] = GZIP
+        if instance_id is not None:
+            # Metadata travels as HTTP headers: percent-encode to keep it ASCII.
+            attributes[_META_INSTANCE] = quote(instance_id, safe="")
+        return attributes
+
+    def upload(self, data: bytes, *, instance_id: str | None = None) -> str:
+        """Store *data* as an object (once per instance and content) and return its token.
+
+        A payload this store has recently moved (it is in :attr:`cache`) is only
+        checked with a HEAD request: if the object is still there, nothing is sent.
+        """
+        encoded = encode_payload(data, self._options, instance_id)
+        key = self._options.key_prefix + encoded.name
+        token = format_s3_token(self._options.bucket, key)
+        client = self._client(self._options.bucket)
+        if token in self.cache and self._exists(client, key):
+            return token
+        attributes = self._attributes(encoded, instance_id)
+        for attempt in range(_CONFLICT_ATTEMPTS):
+            try:
+                # One PUT (no multipart), so that If-None-Match applies to the whole object.
+                obstore.put(
+                    client, key, encoded.body, mode="create", attributes=attributes, use_multipart=False
+                )
+            except AlreadyExistsError as exc:
+                # 412: stored already. 409 (obstore reports it the same way): another conditional
+                # write of this key is in flight and may yet fail; ask again once it had time to end.
+                if _status(exc) == "409":
+                    if attempt + 1 == _CONFLICT_ATTEMPTS:
+                        raise _failure(exc, "upload", token) from exc
+                    time.sleep(_CONFLICT_BACKOFF_SECONDS * 2**attempt)
+                    continue
+                _log.debug("S3 object %s already holds this payload", encoded.name)
+            except (BaseError, OSError) as exc:
+                raise _failure(exc, "upload", token) from exc
+            else:
+                _log.info("Stored %d bytes as S3 object %s (%d stored)", encoded.size, key, len(encoded.body))
+            break
+        return token
+
+    @staticmethod
+    def _exists(client: S3Store, key: str) -> bool:
+        """Whether an object exists; False when the check itself fails (the write then decides)."""
+        try:
+            obstore.head(client, key)
+        except (BaseError, OSError):
+            return False
+        return True
+
+    async def upload_async(self, data: bytes, *, instance_id: str | None = None) -> str:
+        """Async twin of :meth:`upload` (on the transfer threads, see the class docstring)."""
+        return await self._in_thread(functools.partial(self.upload, data, instance_id=instance_id))
+
+    async def _in_thread(self, call: Callable[[], _T]) -> _T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor(), call)
+
+    # -- reading ------------------------------------------------------------------------
+
+    def _check_stored_size(self, result: GetResult, token: str) -> None:
+        # The body has not been read yet: an oversized object is refused before it is.
+        size = int(result.meta["size"])
+        if size > self._options.max_stored_payload_bytes + _GZIP_SLACK:
+            raise PayloadTooLargeError(size, self._options.max_stored_payload_bytes)
+
+    def _decode(self, result: GetResult, body: bytes, token: str) -> bytes:
+        attributes = result.attributes
+        sha256 = attributes.get(_META_SHA256)
+        return decode_payload(
+            body,
+            content_encoding=attributes.get("Content-Encoding"),
+            sha256=sha256 if isinstance(sha256, str) else None,
+            token=token,
+            options=self._options,
+        )
+
+    def download(self, token: str) -> bytes:
+        """Return the payload behind *token*."""
+        parsed = self._locate(token)
+        assert parsed.bucket is not None  # S3 tokens always name one
+        try:
+            result = obstore.get(self._client(parsed.bucket), parsed.key)
+            self._check_stored_size(result, token)
+            body = result.bytes().to_bytes()
+        except (BaseError, OSError) as exc:
+            raise _failure(exc, "download", token) from exc
+        _log.info("Read S3 object %s/%s (%d bytes stored)", parsed.bucket, parsed.key, len(body))
+        return self._decode(result, body, token)
+
+    async def download_async(self, token: str) -> bytes:
+        """Async twin of :meth:`download` (on the transfer threads, see the class docstring)."""
+        return await self._in_thread(functools.partial(self.download, token))
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def delete(self, token: str) -> bool:
+        """Delete the object behind *token*; False if it was already gone."""
+        parsed = self._locate(token)
+        assert parsed.bucket is not None
+        self._forget(token)
+        client = self._client(parsed.bucket)
+        try:
+            # S3 answers a DELETE of a missing key with success: look first.
+            obstore.head(client, parsed.key)
+            obstore.delete(client, parsed.key)
+        except FileNotFoundError:
+            return False
+        except (BaseError, OSError) as exc:
+            raise _failure(exc, "delete", token) from exc
+        return True
+
+    def inspect(self, token: str) -> PayloadInfo:
+        """Describe the object behind *token* from its metadata (a HEAD request, no download)."""
+        parsed = self._locate(token)
+        assert parsed.bucket is not None
+        try:
+            result = obstore.get(self._client(parsed.bucket), parsed.key, options={"head": True})
+        except (BaseError, OSError) as exc:
+            raise _failure(exc, "inspect", token) from exc
+        return _info(token, result)
+
+    def list_payloads(self) -> Iterator[PayloadInfo]:
+        """Yield every payload object (``key_prefix`` + 32 hex) in ``bucket``.
+
+        Listing does not return metadata, so each object costs one HEAD request.
+        """
+        prefix = self._options.key_prefix
+        client = self._client(self._options.bucket)
+        # obstore lists whole path segments: list the prefix's folder, then keep our keys.
+        folder = prefix[: prefix.rfind("/") + 1] or None
+        try:
+            for batch in obstore.list(client, folder):
+                for meta in batch:
+                    key = meta["path"]
+                    if not key.startswith(prefix) or not is_content_name(key[len(prefix) :]):
+                        continue
+                    token = format_s3_token(self._options.bucket, key)
+                    try:
+                        yield self.inspect(token)
+                    except PayloadNotFoundError:
+                        continue  # deleted since it was listed
+        except (BaseError, OSError) as exc:
+            raise _failure(exc, "list", self._options.bucket) from exc
+
+    def close(self) -> None:
+        """Drop the clients (their connections close with them) and the transfer threads."""
+        with self._clients_lock:
+            self._clients.clear()
+        super().close()
+
+
+def _info(token: str, result: GetResult) -> PayloadInfo:
+    attributes = result.attributes
+    size = attributes.get(_META_SIZE)
+    instance = attributes.get(_META_INSTANCE)
+    sha256 = attributes.get(_META_SHA256)
+    encoding = attributes.get("Content-Encoding")
+    return PayloadInfo(
+        token=token,
+        size=int(size) if isinstance(size, str) and size.isdigit() else None,
+        stored_size=int(result.meta["size"]),
+        content_encoding=encoding if isinstance(encoding, str) else IDENTITY,
+        sha256=sha256 if isinstance(sha256, str) else None,
+        instance_id=unquote(instance) if isinstance(instance, str) else None,
+        # S3 keeps no creation time; an object written once is never modified.
+        created=result.meta["last_modified"],
+    )

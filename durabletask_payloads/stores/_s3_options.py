@@ -1,0 +1,120 @@
+"""Settings of the S3 store (no S3 client import: usable before the extra is installed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._options import LargePayloadStorageOptions, check_key_prefix, check_retry_total, check_seconds
+from .._token import is_s3_bucket_name
+
+__all__ = ["S3PayloadStoreOptions"]
+
+
+def _check_bucket(name: str, value: object) -> str:
+    if not isinstance(value, str) or not is_s3_bucket_name(value):
+        raise ValueError(
+            f"{name} must be a valid S3 bucket name (3-63 characters: lowercase letters, digits, '.' and "
+            f"'-', starting and ending with a letter or digit), got {value!r}"
+        )
+    return value
+
+
+@dataclass(eq=True)
+class S3PayloadStoreOptions(LargePayloadStorageOptions):
+    """Settings of :class:`~durabletask_payloads.S3PayloadStore`.
+
+    Only ``bucket`` is required. Credentials come from the environment by
+    default; secrets are never shown by ``repr()`` and never logged.
+
+    Attributes:
+        bucket: The bucket payloads are written to. It must exist: the store
+            does not create buckets (that needs permissions and policies that
+            payload writers should not hold).
+        key_prefix: Put in front of each object's 32-hex name; default
+            ``durabletask-payloads/``. Letters, digits and ``! - _ . * ' ( ) : /``,
+            no empty, ``.`` or ``..`` segment. Tokens record the whole key, and a
+            token is read only if its key starts with this prefix: changing it
+            makes older tokens unreadable.
+        region: The bucket's region, e.g. ``eu-west-1`` (default: ``AWS_REGION``
+            or ``AWS_DEFAULT_REGION``, else ``us-east-1``).
+        endpoint_url: For S3-compatible servers (MinIO, Ceph, R2, moto ...),
+            e.g. ``http://127.0.0.1:9000``. Requests use path-style URLs.
+        access_key_id: With ``secret_access_key`` (and ``session_token`` for
+            temporary credentials): explicit credentials. Without them the usual
+            chain is used: ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY`` /
+            ``AWS_SESSION_TOKEN``, web identity (EKS), the ECS task role, then the
+            EC2 instance role.
+        secret_access_key: See ``access_key_id``.
+        session_token: See ``access_key_id``.
+        profile: A profile of ``~/.aws/config`` and ``~/.aws/credentials``
+            (including SSO and assumed roles), resolved by boto3, which must then
+            be installed.
+        credential_provider: Any callable returning a dict with
+            ``access_key_id``, ``secret_access_key``, ``token`` and
+            ``expires_at`` (obstore's ``S3CredentialProvider``), called again
+            when the credentials expire.
+        allowed_buckets: Further buckets whose tokens may be read. A token
+            naming any other bucket is refused before any request is made.
+        retry_total: Retries of a failed request (connection errors, 5xx,
+            timeouts of reads), with exponential backoff and jitter. Default 4.
+        retry_backoff_seconds: The first wait; each next one is up to twice as
+            long, at most 15 s. Default 0.2.
+        retry_timeout_seconds: No retry starts later than this after the first
+            attempt. Default 60.
+        connect_timeout_seconds: Time allowed to connect. Default 10.
+        timeout_seconds: Time allowed for a whole request, body included. Default 60.
+
+    """
+
+    bucket: str = ""
+    key_prefix: str = "durabletask-payloads/"
+    region: str | None = None
+    endpoint_url: str | None = None
+    access_key_id: str | None = field(default=None, repr=False)
+    secret_access_key: str | None = field(default=None, repr=False)
+    session_token: str | None = field(default=None, repr=False)
+    profile: str | None = None
+    credential_provider: Any = field(default=None, repr=False)
+    allowed_buckets: tuple[str, ...] = ()
+    retry_total: int = 4
+    retry_backoff_seconds: float = 0.2
+    retry_timeout_seconds: float = 60.0
+    connect_timeout_seconds: float = 10.0
+    timeout_seconds: float = 60.0
+
+    def _validate(self) -> None:
+        super()._validate()
+        _check_bucket("bucket", self.bucket)
+        if not isinstance(self.allowed_buckets, (tuple, list, set, frozenset)):
+            raise ValueError(
+                f"allowed_buckets must be a collection of bucket names, got {self.allowed_buckets!r}"
+            )
+        names = tuple(_check_bucket("allowed_buckets", name) for name in self.allowed_buckets)
+        object.__setattr__(self, "allowed_buckets", names)
+        check_key_prefix(self.key_prefix)
+        if self.endpoint_url is not None and not self.endpoint_url.startswith(("https://", "http://")):
+            raise ValueError(f"endpoint_url must be an http(s) URL, got {self.endpoint_url!r}")
+        if (self.access_key_id is None) != (self.secret_access_key is None):
+            raise ValueError("give both access_key_id and secret_access_key, or neither")
+        if self.session_token is not None and self.access_key_id is None:
+            raise ValueError("session_token needs access_key_id and secret_access_key")
+        ways = [
+            self.access_key_id is not None,
+            self.profile is not None,
+            self.credential_provider is not None,
+        ]
+        if sum(ways) > 1:
+            raise ValueError(
+                "give at most one of access_key_id/secret_access_key, profile and credential_provider"
+            )
+        if self.credential_provider is not None and not callable(self.credential_provider):
+            raise ValueError("credential_provider must be callable")
+        check_retry_total(self.retry_total)
+        check_seconds(
+            self,
+            "retry_backoff_seconds",
+            "retry_timeout_seconds",
+            "connect_timeout_seconds",
+            "timeout_seconds",
+        )
