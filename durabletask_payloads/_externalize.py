@@ -16,6 +16,7 @@ from ._codec import check_size
 from ._compression import GZIP_MAGIC
 from ._exceptions import PayloadIntegrityError
 from ._store import PayloadStore
+from ._token import MAX_TOKEN_LENGTH
 from ._walker import find_string_values
 
 __all__ = [
@@ -31,26 +32,46 @@ _Groups = dict[bytes, list[wrappers_pb2.StringValue]]
 _TokenGroups = dict[str, list[wrappers_pb2.StringValue]]
 
 
+def _utf8(field: wrappers_pb2.StringValue) -> bytes:
+    """Return the UTF-8 bytes of a StringValue, straight from its wire form.
+
+    Far cheaper than ``field.value.encode()``, which builds a Python string and
+    encodes it again (about 1 ms per MB, against 0.06 ms).
+    """
+    wire = field.SerializeToString()
+    # Field 1, length-delimited: one tag byte (0x0A), a varint length, then the bytes.
+    if wire[:1] == b"\n":
+        length, start = 0, 1
+        for shift in range(0, 64, 7):
+            byte = wire[start]
+            start += 1
+            length |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                break
+        if start + length == len(wire):
+            return wire[start:]
+    return field.value.encode("utf-8")  # unknown fields or an empty value: take the slow road
+
+
 def _prepare_upload(message: Message, store: PayloadStore) -> _Groups:
     options = store.options
     threshold = options.threshold_bytes
     # Nothing inside a message can be larger than the message itself.
     if message.ByteSize() < threshold:
         return {}
-    # A string of n code points has at most 4n UTF-8 bytes: shorter ones cannot qualify.
-    min_chars = -(-threshold // 4)
+    # A value of n UTF-8 bytes is at least n + 2 bytes on the wire: judge by ByteSize, in C,
+    # without turning the value into a Python string.
     candidates = find_string_values(
         message,
-        keep=lambda value: len(value) >= min_chars,
+        keep=lambda field: field.ByteSize() >= threshold + 2,
         min_size=threshold,
     )
     groups: _Groups = {}
     for field in candidates:
-        text = field.value
-        if store.is_known_token(text):
-            continue
-        data = text.encode("utf-8")
+        data = _utf8(field)
         if len(data) < threshold:
+            continue
+        if len(data) <= MAX_TOKEN_LENGTH and store.is_known_token(data.decode("utf-8")):
             continue
         # Checked for every value before anything is uploaded.
         check_size(len(data), options)
@@ -74,7 +95,10 @@ def _prepare_download(message: Message, store: PayloadStore) -> _TokenGroups:
     if not any(prefix.encode() in serialized for prefix in prefixes):
         return {}
     groups: _TokenGroups = {}
-    for field in find_string_values(message, keep=lambda value: value.startswith(prefixes)):
+    # Tokens are short: a longer value is data, and is not even turned into a Python string.
+    limit = MAX_TOKEN_LENGTH + 4
+    keep = lambda field: field.ByteSize() <= limit and field.value.startswith(prefixes)  # noqa: E731
+    for field in find_string_values(message, keep=keep):
         token = field.value
         if store.is_known_token(token):
             groups.setdefault(token, []).append(field)

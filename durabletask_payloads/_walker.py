@@ -136,14 +136,15 @@ def plan_for(descriptor: Descriptor) -> Plan | None:
 
 def find_string_values(
     message: Message,
-    keep: Callable[[str], bool],
+    keep: Callable[[wrappers_pb2.StringValue], bool],
     min_size: int = 0,
 ) -> list[wrappers_pb2.StringValue]:
     """Return the set ``StringValue`` fields reachable from *message* whose value *keep* accepts.
 
     Args:
         message: The message to walk (not modified).
-        keep: Decides, from the string, whether a ``StringValue`` is returned.
+        keep: Decides whether a ``StringValue`` is returned. It gets the message,
+            so it can look at ``ByteSize()`` before paying for ``value``.
         min_size: Nested messages whose serialized size is below this are not
             entered: they cannot hold a value that large.
 
@@ -158,7 +159,7 @@ def find_string_values(
 def _walk(
     message: Message,
     plan: Plan,
-    keep: Callable[[str], bool],
+    keep: Callable[[wrappers_pb2.StringValue], bool],
     min_size: int,
     found: list[wrappers_pb2.StringValue],
 ) -> None:
@@ -170,12 +171,12 @@ def _walk(
         kind, child = step
         items: Any
         if kind == _SV:
-            if keep(value.value):
+            if keep(value):
                 found.append(value)
             continue
         if kind in (_SV_LIST, _SV_MAP):
             items = value if kind == _SV_LIST else value.values()
-            found.extend(sv for sv in items if keep(sv.value))
+            found.extend(sv for sv in items if keep(sv))
             continue
         assert child is not None
         if kind == _MSG:

@@ -253,3 +253,26 @@ class TestDurableTaskMessages:
         assert externalize(item, store, instance_id="abc", use_async=use_async) == 2
         assert deexternalize(item, store, use_async=use_async) == 2
         assert item == original
+
+
+class TestUtf8FromTheWire:
+    """Values are read as UTF-8 straight from the wire form; the slow road must agree with it."""
+
+    @pytest.mark.parametrize("text", ["a", "é" * 70, "x" * 200_000, "mixed ✓ 客户 " * 1000])
+    def test_matches_encoding_the_string(self, text: str) -> None:
+        from google.protobuf import wrappers_pb2
+
+        from durabletask_payloads._externalize import _utf8
+
+        field = wrappers_pb2.StringValue(value=text)
+        assert _utf8(field) == text.encode("utf-8")
+
+    def test_unknown_fields_fall_back_to_the_string(self) -> None:
+        from google.protobuf import wrappers_pb2
+
+        from durabletask_payloads._externalize import _utf8
+
+        # field 1 = "hello", then an unknown field 2 (varint 7)
+        field = wrappers_pb2.StringValue.FromString(b"\n\x05hello\x10\x07")
+        assert field.value == "hello"
+        assert _utf8(field) == b"hello"

@@ -114,7 +114,9 @@ class TestPruneAndKeep:
         node = Node()
         node.values.add(value="keep me")
         node.values.add(value="drop")
-        assert [f.value for f in find_string_values(node, keep=lambda s: s.startswith("keep"))] == ["keep me"]
+        assert [f.value for f in find_string_values(node, keep=lambda s: s.value.startswith("keep"))] == [
+            "keep me"
+        ]
 
     def test_prune_skips_nested_messages(self) -> None:
         node = Node()
