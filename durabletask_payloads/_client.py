@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
 from collections.abc import Sequence
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, cast
 
 import grpc
 import grpc.aio
 from durabletask import client as _client
+from durabletask.internal import orchestrator_service_pb2 as pb
 
 from . import aio
+from ._hooks import RAW_CALL
 from ._interceptors import PayloadInterceptor
+from ._lifecycle import PurgePlan, child_instances, delete_owned_payloads, with_payloads
 from ._store import PayloadStore
 
 __all__ = ["AsyncTaskHubGrpcClient", "TaskHubGrpcClient"]
@@ -25,9 +31,15 @@ class TaskHubGrpcClient(_client.TaskHubGrpcClient):
     raises :class:`~durabletask_payloads.PayloadTooLargeError` and nothing is
     sent. Every other argument is passed on to durabletask's client.
 
+    Purging an orchestration (``purge_orchestration``, ``purge_orchestrations_by``,
+    recursive or not) also deletes the payloads the purged instances wrote,
+    unless ``delete_payloads_on_purge=False``; the result is then a
+    :class:`~durabletask_payloads.PayloadPurgeResult` that counts them.
+
     Args:
         payload_store: Where large payloads go. Without one this is durabletask's
             client, unchanged.
+        delete_payloads_on_purge: Delete the payloads of purged instances (default True).
         interceptors: Your own gRPC interceptors; the payload interceptor is added.
         channel: A channel you own; it is wrapped with the payload interceptor.
         **kwargs: Any other ``durabletask.client.TaskHubGrpcClient`` argument.
@@ -38,10 +50,12 @@ class TaskHubGrpcClient(_client.TaskHubGrpcClient):
         self,
         *,
         payload_store: PayloadStore | None = None,
+        delete_payloads_on_purge: bool = True,
         interceptors: Sequence[Any] | None = None,
         channel: grpc.Channel | None = None,
         **kwargs: Any,
     ) -> None:
+        self._delete_payloads_on_purge = delete_payloads_on_purge
         self._payload_interceptor = PayloadInterceptor(payload_store) if payload_store is not None else None
         if self._payload_interceptor is not None:
             if channel is not None:
@@ -54,6 +68,81 @@ class TaskHubGrpcClient(_client.TaskHubGrpcClient):
     def payload_store(self) -> PayloadStore | None:
         """The store large payloads go to, or None."""
         return self._payload_interceptor.store if self._payload_interceptor is not None else None
+
+    def purge_orchestration(self, instance_id: str, recursive: bool = True) -> _client.PurgeInstancesResult:
+        """Purge an orchestration instance, and then the payloads it wrote (see the class docs)."""
+        plan = self._plan_purge([instance_id])
+        return self._finish_purge(super().purge_orchestration(instance_id, recursive), plan)
+
+    def purge_orchestrations_by(
+        self,
+        created_time_from: datetime | None = None,
+        created_time_to: datetime | None = None,
+        runtime_status: list[_client.OrchestrationStatus] | None = None,
+        recursive: bool = False,
+        timeout: timedelta | None = None,
+    ) -> _client.PurgeInstancesResult:
+        """Purge the orchestrations a filter selects, and then the payloads they wrote."""
+        plan: PurgePlan | None = None
+        if self._delete_payloads_on_purge and self.payload_store is not None:
+            query = _client.OrchestrationQuery(
+                created_time_from=created_time_from,
+                created_time_to=created_time_to,
+                runtime_status=runtime_status,
+            )
+            plan = self._plan_purge([s.instance_id for s in self.get_all_orchestration_states(query)])
+        result = super().purge_orchestrations_by(
+            created_time_from, created_time_to, runtime_status, recursive, timeout
+        )
+        return self._finish_purge(result, plan)
+
+    def _plan_purge(self, instance_ids: list[str]) -> PurgePlan | None:
+        store = self.payload_store
+        if store is None or not self._delete_payloads_on_purge:
+            return None
+        stub = cast(Any, self._stub)
+        plan = PurgePlan()
+        pending = deque(instance_ids)
+        while pending:
+            instance_id = pending.popleft()
+            if instance_id in plan.references:
+                continue
+            request = pb.GetInstanceRequest(instanceId=instance_id, getInputsAndOutputs=True)
+            state = stub.GetInstance(request, metadata=[RAW_CALL])
+            if not state.exists:
+                continue
+            events = _history(stub, instance_id)
+            plan.add(instance_id, [state, *events], store)
+            pending.extend(child_instances(events))  # even when not recursive: see PurgePlan
+        return plan
+
+    def _finish_purge(
+        self, result: _client.PurgeInstancesResult, plan: PurgePlan | None
+    ) -> _client.PurgeInstancesResult:
+        store = self.payload_store
+        if plan is None or store is None:
+            return result
+        stub = cast(Any, self._stub)
+        # Only instances that really are gone give up their payloads (a filter may match running ones).
+        purged = {
+            instance_id
+            for instance_id in plan.references
+            if not stub.GetInstance(pb.GetInstanceRequest(instanceId=instance_id), metadata=[RAW_CALL]).exists
+        }
+        return with_payloads(result, *delete_owned_payloads(store, plan, purged))
+
+
+def _history(stub: Any, instance_id: str) -> list[pb.HistoryEvent]:
+    """Return the instance's history as the backend holds it (tokens, not payloads)."""
+    request = pb.StreamInstanceHistoryRequest(instanceId=instance_id)
+    try:
+        return [
+            event
+            for chunk in stub.StreamInstanceHistory(request, metadata=[RAW_CALL])
+            for event in chunk.events
+        ]
+    except grpc.RpcError:
+        return []  # a backend without history streaming: the state alone is used
 
 
 class AsyncTaskHubGrpcClient(_client.AsyncTaskHubGrpcClient):
@@ -73,10 +162,12 @@ class AsyncTaskHubGrpcClient(_client.AsyncTaskHubGrpcClient):
         self,
         *,
         payload_store: PayloadStore | None = None,
+        delete_payloads_on_purge: bool = True,
         interceptors: Sequence[Any] | None = None,
         channel: grpc.aio.Channel | None = None,
         **kwargs: Any,
     ) -> None:
+        self._delete_payloads_on_purge = delete_payloads_on_purge
         if payload_store is not None and channel is not None:
             raise ValueError(
                 "AsyncTaskHubGrpcClient cannot add the payload interceptor to a channel you created: "
@@ -94,3 +185,76 @@ class AsyncTaskHubGrpcClient(_client.AsyncTaskHubGrpcClient):
     def payload_store(self) -> PayloadStore | None:
         """The store large payloads go to, or None."""
         return self._payload_interceptor.store if self._payload_interceptor is not None else None
+
+    async def purge_orchestration(
+        self, instance_id: str, recursive: bool = True
+    ) -> _client.PurgeInstancesResult:
+        """Async twin of :meth:`TaskHubGrpcClient.purge_orchestration`."""
+        plan = await self._plan_purge([instance_id])
+        return await self._finish_purge(await super().purge_orchestration(instance_id, recursive), plan)
+
+    async def purge_orchestrations_by(
+        self,
+        created_time_from: datetime | None = None,
+        created_time_to: datetime | None = None,
+        runtime_status: list[_client.OrchestrationStatus] | None = None,
+        recursive: bool = False,
+        timeout: timedelta | None = None,
+    ) -> _client.PurgeInstancesResult:
+        """Async twin of :meth:`TaskHubGrpcClient.purge_orchestrations_by`."""
+        plan: PurgePlan | None = None
+        if self._delete_payloads_on_purge and self.payload_store is not None:
+            query = _client.OrchestrationQuery(
+                created_time_from=created_time_from,
+                created_time_to=created_time_to,
+                runtime_status=runtime_status,
+            )
+            states = await self.get_all_orchestration_states(query)
+            plan = await self._plan_purge([s.instance_id for s in states])
+        result = await super().purge_orchestrations_by(
+            created_time_from, created_time_to, runtime_status, recursive, timeout
+        )
+        return await self._finish_purge(result, plan)
+
+    async def _plan_purge(self, instance_ids: list[str]) -> PurgePlan | None:
+        store = self.payload_store
+        if store is None or not self._delete_payloads_on_purge:
+            return None
+        stub = cast(Any, self._get_stub())
+        plan = PurgePlan()
+        pending = deque(instance_ids)
+        while pending:
+            instance_id = pending.popleft()
+            if instance_id in plan.references:
+                continue
+            request = pb.GetInstanceRequest(instanceId=instance_id, getInputsAndOutputs=True)
+            state = await stub.GetInstance(request, metadata=[RAW_CALL])
+            if not state.exists:
+                continue
+            events: list[pb.HistoryEvent] = []
+            try:
+                history = stub.StreamInstanceHistory(
+                    pb.StreamInstanceHistoryRequest(instanceId=instance_id), metadata=[RAW_CALL]
+                )
+                async for chunk in history:
+                    events.extend(chunk.events)
+            except grpc.RpcError:
+                events = []
+            plan.add(instance_id, [state, *events], store)
+            pending.extend(child_instances(events))  # even when not recursive: see PurgePlan
+        return plan
+
+    async def _finish_purge(
+        self, result: _client.PurgeInstancesResult, plan: PurgePlan | None
+    ) -> _client.PurgeInstancesResult:
+        store = self.payload_store
+        if plan is None or store is None:
+            return result
+        stub = cast(Any, self._get_stub())
+        purged = set()
+        for instance_id in plan.references:
+            state = await stub.GetInstance(pb.GetInstanceRequest(instanceId=instance_id), metadata=[RAW_CALL])
+            if not state.exists:
+                purged.add(instance_id)
+        deleted, kept = await asyncio.to_thread(delete_owned_payloads, store, plan, purged)
+        return with_payloads(result, deleted, kept)

@@ -57,12 +57,22 @@ UNRESOLVED_NAME = "durabletask_payloads.unresolvable_payload"
 _LEDGER_CAPACITY = 65_536
 
 
-def method_name(path: str | bytes) -> str | None:
-    """Return the method name of a ``TaskHubSidecarService`` call path, or None for other services."""
+#: gRPC metadata that makes the interceptors pass a call through untouched (used to read
+#: tokens as the backend holds them, e.g. before a purge).
+RAW_CALL = ("x-durabletask-payloads", "raw")
+
+
+def method_name(path: str | bytes, metadata: Any = None) -> str | None:
+    """Return the method name of a ``TaskHubSidecarService`` call to process, or None to pass it through.
+
+    Calls to other services, and calls carrying :data:`RAW_CALL` metadata, pass through.
+    """
     text = path.decode() if isinstance(path, bytes) else path
-    if text.startswith(_PATH_PREFIX):
-        return text[len(_PATH_PREFIX) :]
-    return None
+    if not text.startswith(_PATH_PREFIX):
+        return None
+    if metadata and any(tuple(item) == RAW_CALL for item in metadata):
+        return None
+    return text[len(_PATH_PREFIX) :]
 
 
 def scope_of(message: Message) -> str | None:

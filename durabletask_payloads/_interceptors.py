@@ -118,7 +118,7 @@ class PayloadInterceptor(
         self, continuation: _Continuation, client_call_details: grpc.ClientCallDetails, request: Any
     ) -> Any:
         """Externalize the request, send it, resolve the response."""
-        method = method_name(client_call_details.method)
+        method = method_name(client_call_details.method, client_call_details.metadata)
         if method is None:
             return continuation(client_call_details, request)
         call = continuation(client_call_details, self._send(method, request))
@@ -128,7 +128,7 @@ class PayloadInterceptor(
         self, continuation: _Continuation, client_call_details: grpc.ClientCallDetails, request: Any
     ) -> Any:
         """Externalize the request, send it, resolve each streamed response."""
-        method = method_name(client_call_details.method)
+        method = method_name(client_call_details.method, client_call_details.metadata)
         if method is None:
             return continuation(client_call_details, request)
         return self._stream(method, continuation(client_call_details, self._send(method, request)))
@@ -140,7 +140,7 @@ class PayloadInterceptor(
         request_iterator: Iterator[Any],
     ) -> Any:
         """Externalize each streamed request, resolve the response."""
-        method = method_name(client_call_details.method)
+        method = method_name(client_call_details.method, client_call_details.metadata)
         if method is None:
             return continuation(client_call_details, request_iterator)
         requests = (self._send(method, request) for request in request_iterator)
@@ -153,7 +153,7 @@ class PayloadInterceptor(
         request_iterator: Iterator[Any],
     ) -> Any:
         """Externalize each streamed request, resolve each streamed response."""
-        method = method_name(client_call_details.method)
+        method = method_name(client_call_details.method, client_call_details.metadata)
         if method is None:
             return continuation(client_call_details, request_iterator)
         requests = (self._send(method, request) for request in request_iterator)

@@ -100,7 +100,7 @@ class PayloadInterceptor:
         self, continuation: _Continuation, client_call_details: grpc.aio.ClientCallDetails, request: Any
     ) -> Any:
         """Externalize the request, send it, resolve the response."""
-        method = method_name(client_call_details.method)
+        method = method_name(client_call_details.method, client_call_details.metadata)
         if method is None:
             return await continuation(client_call_details, request)
         call = await continuation(client_call_details, await self._send(method, request))
@@ -112,7 +112,7 @@ class PayloadInterceptor:
         self, continuation: _Continuation, client_call_details: grpc.aio.ClientCallDetails, request: Any
     ) -> Any:
         """Externalize the request, send it, resolve each streamed response."""
-        method = method_name(client_call_details.method)
+        method = method_name(client_call_details.method, client_call_details.metadata)
         if method is None:
             return await continuation(client_call_details, request)
         call = await continuation(client_call_details, await self._send(method, request))
@@ -125,7 +125,7 @@ class PayloadInterceptor:
         request_iterator: Any,
     ) -> Any:
         """Externalize each streamed request, resolve the response."""
-        method = method_name(client_call_details.method)
+        method = method_name(client_call_details.method, client_call_details.metadata)
         if method is None:
             return await continuation(client_call_details, request_iterator)
         call = await continuation(client_call_details, self._requests(method, request_iterator))
@@ -140,7 +140,7 @@ class PayloadInterceptor:
         request_iterator: Any,
     ) -> Any:
         """Externalize each streamed request, resolve each streamed response."""
-        method = method_name(client_call_details.method)
+        method = method_name(client_call_details.method, client_call_details.metadata)
         if method is None:
             return await continuation(client_call_details, request_iterator)
         call = await continuation(client_call_details, self._requests(method, request_iterator))

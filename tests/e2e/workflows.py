@@ -55,6 +55,13 @@ def wait_for_event(ctx: task.OrchestrationContext, _: Any) -> Any:
     return {"digest": digest(value), "value": value}
 
 
+def wait_then_echo(ctx: task.OrchestrationContext, value: Any) -> Any:
+    """Wait for "go", then send the input through an activity (storage is needed after the wait)."""
+    yield ctx.wait_for_external_event("go")
+    result = yield ctx.call_activity(echo, input={"again": value})
+    return {"activity_saw": result["digest"], "same_echo": result["echo"] == {"again": value}}
+
+
 def wait_forever(ctx: task.OrchestrationContext, _: Any) -> Any:
     yield ctx.wait_for_external_event("never")
     return "unreachable"
@@ -160,6 +167,7 @@ ORCHESTRATORS = [
     call_echo,
     fan_out,
     wait_for_event,
+    wait_then_echo,
     wait_forever,
     with_custom_status,
     child,
