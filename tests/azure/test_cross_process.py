@@ -36,14 +36,14 @@ print(json.dumps({
 """
 
 
-def test_a_fresh_process_reads_what_a_worker_wrote(azurite: Azurite, backend: Backend) -> None:
+def test_a_fresh_process_reads_what_a_worker_wrote(azurite: Azurite, own_backend: Backend) -> None:
     container = "cross-process"
     options = BlobPayloadStoreOptions(
         connection_string=azurite.connection_string, container_name=container, threshold_bytes=1024
     )
     batch = order_batch_of_size(200_000, seed=31)
     store = BlobPayloadStore(options)
-    env = start_env("cross", store, backend.address)
+    env = start_env("cross", store, own_backend.address)
     try:
         state = env.run(wf.call_echo, batch)
         assert state.runtime_status == dt_client.OrchestrationStatus.COMPLETED
@@ -57,7 +57,7 @@ def test_a_fresh_process_reads_what_a_worker_wrote(azurite: Azurite, backend: Ba
             sys.executable,
             "-c",
             READER,
-            backend.address,
+            own_backend.address,
             azurite.connection_string,
             container,
             state.instance_id,

@@ -124,15 +124,15 @@ class TestReadingWhatDotNetWrote:
         dotnet_blobs: BlobServiceClient,
         store: BlobPayloadStore,
         azurite: Azurite,
-        backend: Backend,
+        own_backend: Backend,
     ) -> None:
         expected = json.loads(_payload(blob))
-        env = start_env("interop", store, backend.address)
+        env = start_env("interop", store, own_backend.address)
         try:
             for token in blob["tokens"]:
                 instance_id = f"interop-{uuid.uuid4().hex}"
                 # Exactly what a .NET client puts in the history: the token as the raw input.
-                with grpc.insecure_channel(backend.address) as channel:
+                with grpc.insecure_channel(own_backend.address) as channel:
                     stubs.TaskHubSidecarServiceStub(channel).StartInstance(
                         pb.CreateInstanceRequest(
                             instanceId=instance_id,

@@ -1,0 +1,83 @@
+"""Open a payload store from a short text spec, for the command line and configuration files.
+
+Secrets never appear in a spec: connection strings and keys come from the
+environment (or the usual credential chains), so they stay out of shell history
+and process listings.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from ._options import LargePayloadStorageOptions
+from ._store import PayloadStore
+from .stores import FileSystemPayloadStore
+
+__all__ = ["SPEC_HELP", "open_store"]
+
+AZURE_ENV = "AZURE_STORAGE_CONNECTION_STRING"
+
+SPEC_HELP = f"""\
+store specs:
+  file:PATH | PATH                   FileSystemPayloadStore rooted at PATH
+  azure:[?container=NAME]            BlobPayloadStore; connection string from ${AZURE_ENV}
+  azure:https://ACCOUNT.blob.core.windows.net[?container=NAME]
+                                     BlobPayloadStore with DefaultAzureCredential (azure-identity)
+"""
+
+
+def _query(spec: str) -> tuple[str, dict[str, str]]:
+    base, _, query = spec.partition("?")
+    return base, {key: values[-1] for key, values in parse_qs(query).items()}
+
+
+def open_store(spec: str, options: LargePayloadStorageOptions | None = None) -> PayloadStore:
+    """Open the store a spec names (see :data:`SPEC_HELP`).
+
+    Raises:
+        ValueError: The spec is not understood, or a required setting is missing;
+            the message says which and how to provide it.
+
+    """
+    size_settings: dict[str, Any] = {}
+    if options is not None:
+        size_settings = {
+            "threshold_bytes": options.threshold_bytes,
+            "max_stored_payload_bytes": options.max_stored_payload_bytes,
+        }
+    if spec.startswith("azure:"):
+        return _azure(spec[len("azure:") :], size_settings)
+    scheme = urlsplit(spec).scheme
+    if spec.startswith("file:"):
+        path = spec[len("file://") :] if spec.startswith("file://") else spec[len("file:") :]
+        return FileSystemPayloadStore(Path(path), options)
+    if scheme and len(scheme) > 1:
+        raise ValueError(f"unknown store spec {spec!r}\n{SPEC_HELP}")
+    if not Path(spec).is_dir():
+        raise ValueError(f"{spec!r} is not a directory; to use a filesystem store give an existing directory")
+    return FileSystemPayloadStore(Path(spec), options)
+
+
+def _azure(rest: str, settings: dict[str, Any]) -> PayloadStore:
+    from . import BlobPayloadStore, BlobPayloadStoreOptions
+
+    base, query = _query(rest)
+    if "container" in query:
+        settings["container_name"] = query["container"]
+    if not base:
+        connection_string = os.environ.get(AZURE_ENV)
+        if not connection_string:
+            raise ValueError(f"azure: needs a connection string in the {AZURE_ENV} environment variable")
+        return BlobPayloadStore(BlobPayloadStoreOptions(connection_string=connection_string, **settings))
+    try:
+        from azure.identity import DefaultAzureCredential  # type: ignore[import-untyped,import-not-found,unused-ignore]
+    except ImportError as exc:
+        raise ValueError(
+            "azure:<account URL> signs in with DefaultAzureCredential: pip install azure-identity"
+        ) from exc
+    return BlobPayloadStore(
+        BlobPayloadStoreOptions(account_url=base, credential=DefaultAzureCredential(), **settings)
+    )

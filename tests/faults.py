@@ -1,0 +1,130 @@
+"""A real HTTP proxy in front of a real server that injects faults on demand.
+
+The store under test talks to the proxy over TCP as it would to the service;
+the proxy forwards to the real server (Azurite), except for the requests a test
+told it to fail: answered with an error status, or held past the client's read
+timeout. It records every request, so a test can count retries.
+"""
+
+from __future__ import annotations
+
+import http.client
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from .helpers import free_port
+
+_HOP_BY_HOP = {
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "proxy-connection",
+}
+
+
+@dataclass
+class Fault:
+    """What to do to the next *count* requests matching *method* (and *path_contains*)."""
+
+    method: str
+    count: int
+    status: int | None = None  # answer with this status instead of forwarding
+    delay: float = 0.0  # or hold the request this long before forwarding
+    path_contains: str = ""
+
+
+@dataclass
+class FaultProxy:
+    """Forward HTTP to ``127.0.0.1:target_port``, injecting the queued faults."""
+
+    target_port: int
+    port: int = field(default_factory=free_port)
+    requests: list[tuple[str, str, int]] = field(default_factory=list)  # method, path, status answered
+    faults: list[Fault] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    server: ThreadingHTTPServer | None = None
+
+    def inject(
+        self,
+        method: str,
+        count: int = 1,
+        *,
+        status: int | None = None,
+        delay: float = 0.0,
+        path_contains: str = "",
+    ) -> None:
+        with self.lock:
+            self.faults.append(Fault(method, count, status, delay, path_contains))
+
+    def count(self, method: str, path_contains: str = "") -> int:
+        with self.lock:
+            return sum(1 for m, p, _ in self.requests if m == method and path_contains in p)
+
+    def _take_fault(self, method: str, path: str) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault.method == method and fault.path_contains in path and fault.count > 0:
+                    fault.count -= 1
+                    return fault
+        return None
+
+    def start(self) -> None:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                fault = proxy._take_fault(self.command, self.path)
+                if fault is not None and fault.delay:
+                    time.sleep(fault.delay)  # the injected fault itself: a slow server
+                if fault is not None and fault.status is not None:
+                    payload = f"<Error><Code>Injected{fault.status}</Code></Error>".encode()
+                    self.send_response(fault.status)
+                    self.send_header("Content-Type", "application/xml")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.send_header("x-ms-error-code", f"Injected{fault.status}")
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    with proxy.lock:
+                        proxy.requests.append((self.command, self.path, fault.status))
+                    return
+                upstream = http.client.HTTPConnection("127.0.0.1", proxy.target_port, timeout=60)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+                upstream.request(self.command, self.path, body=body, headers=headers)
+                answer = upstream.getresponse()
+                data = answer.read()
+                self.send_response(answer.status, answer.reason)
+                for key, value in answer.getheaders():
+                    if key.lower() not in _HOP_BY_HOP and key.lower() != "content-length":
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+                upstream.close()
+                with proxy.lock:
+                    proxy.requests.append((self.command, self.path, answer.status))
+
+            do_GET = do_PUT = do_HEAD = do_DELETE = do_POST = _handle  # noqa: N815
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
