@@ -136,15 +136,19 @@ class PayloadStoreUnavailableError(PayloadError):
     """The store could not be reached or failed, and retrying did not help.
 
     Attributes:
-        operation: ``"upload"``, ``"download"`` or ``"delete"``.
+        operation: ``"upload"``, ``"download"``, ``"delete"``...
         target: The token or location involved.
+        detail: What failed: an HTTP status and error code, or the kind of failure.
+        transient: Whether trying again later may succeed (connection failures,
+            timeouts, HTTP 408/429/5xx); the stores have already retried those.
 
     """
 
-    def __init__(self, operation: str, target: str, detail: str) -> None:
+    def __init__(self, operation: str, target: str, detail: str, *, transient: bool = True) -> None:
         self.operation = operation
         self.target = target
         self.detail = detail
+        self.transient = transient
         super().__init__(
             f"Payload store {operation} of {describe_token(target)} failed: {detail}. "
             "Check that the store is reachable and the credentials are valid; "
@@ -152,7 +156,13 @@ class PayloadStoreUnavailableError(PayloadError):
         )
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (PayloadStoreUnavailableError, (self.operation, self.target, self.detail))
+        return (_rebuild_unavailable, (self.operation, self.target, self.detail, self.transient))
+
+
+def _rebuild_unavailable(
+    operation: str, target: str, detail: str, transient: bool
+) -> PayloadStoreUnavailableError:
+    return PayloadStoreUnavailableError(operation, target, detail, transient=transient)
 
 
 for _cls in (

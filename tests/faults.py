@@ -17,6 +17,8 @@ from typing import Any
 
 from .helpers import free_port
 
+# What the services call these answers (Azure's names; S3 reads the status only).
+_ERROR_CODES = {403: "AuthorizationFailure", 500: "InternalError", 503: "ServerBusy"}
 _HOP_BY_HOP = {
     "connection",
     "keep-alive",
@@ -45,7 +47,7 @@ class FaultProxy:
 
     target_port: int
     port: int = field(default_factory=free_port)
-    requests: list[tuple[str, str, int]] = field(default_factory=list)  # method, path, status answered
+    requests: list[tuple[str, str]] = field(default_factory=list)  # method and path, as they arrive
     faults: list[Fault] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
@@ -64,7 +66,7 @@ class FaultProxy:
 
     def count(self, method: str, path_contains: str = "") -> int:
         with self.lock:
-            return sum(1 for m, p, _ in self.requests if m == method and path_contains in p)
+            return sum(1 for m, p in self.requests if m == method and path_contains in p)
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
         with self.lock:
@@ -86,19 +88,23 @@ class FaultProxy:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                with proxy.lock:
+                    proxy.requests.append((self.command, self.path))
                 fault = proxy._take_fault(self.command, self.path)
                 if fault is not None and fault.delay:
                     time.sleep(fault.delay)  # the injected fault itself: a slow server
                 if fault is not None and fault.status is not None:
-                    payload = f"<Error><Code>Injected{fault.status}</Code></Error>".encode()
+                    code = _ERROR_CODES.get(fault.status, "InjectedFault")
+                    payload = (
+                        '<?xml version="1.0" encoding="utf-8"?><Error>'
+                        f"<Code>{code}</Code><Message>Injected fault {fault.status}.</Message></Error>"
+                    ).encode()
                     self.send_response(fault.status)
                     self.send_header("Content-Type", "application/xml")
                     self.send_header("Content-Length", str(len(payload)))
-                    self.send_header("x-ms-error-code", f"Injected{fault.status}")
+                    self.send_header("x-ms-error-code", code)
                     self.end_headers()
                     self.wfile.write(payload)
-                    with proxy.lock:
-                        proxy.requests.append((self.command, self.path, fault.status))
                     return
                 upstream = http.client.HTTPConnection("127.0.0.1", proxy.target_port, timeout=60)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
@@ -114,8 +120,6 @@ class FaultProxy:
                 if self.command != "HEAD":
                     self.wfile.write(data)
                 upstream.close()
-                with proxy.lock:
-                    proxy.requests.append((self.command, self.path, answer.status))
 
             do_GET = do_PUT = do_HEAD = do_DELETE = do_POST = _handle  # noqa: N815
 

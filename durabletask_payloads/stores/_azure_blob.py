@@ -14,7 +14,13 @@ from urllib.parse import quote, unquote
 try:
     import requests
     import requests.adapters
-    from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
+    from azure.core.exceptions import (
+        AzureError,
+        ResourceExistsError,
+        ResourceNotFoundError,
+        ServiceRequestError,
+        ServiceResponseError,
+    )
     from azure.core.pipeline.transport import RequestsTransport
     from azure.storage.blob import BlobServiceClient, ContentSettings, ExponentialRetry
     from azure.storage.blob.aio import BlobServiceClient as AsyncBlobServiceClient
@@ -33,6 +39,7 @@ from .._exceptions import (
     PayloadStoreUnavailableError,
     PayloadTooLargeError,
 )
+from .._retry import RetryPolicy, is_transient_status, retrying, retrying_async
 from .._store import PayloadInfo, PayloadStore
 from .._token import (
     BLOB_V1_PREFIX,
@@ -70,7 +77,11 @@ def _describe(exc: BaseException) -> str:
 def _failure(exc: AzureError, operation: str, target: str) -> PayloadError:
     if isinstance(exc, ResourceNotFoundError):
         return PayloadNotFoundError(target, _describe(exc))
-    return PayloadStoreUnavailableError(operation, target, _describe(exc))
+    if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
+        transient = True  # no answer: could not connect, or the connection broke or timed out
+    else:
+        transient = is_transient_status(getattr(exc, "status_code", None))
+    return PayloadStoreUnavailableError(operation, target, _describe(exc), transient=transient)
 
 
 class BlobPayloadStore(PayloadStore):
@@ -99,6 +110,7 @@ class BlobPayloadStore(PayloadStore):
         self._sync = self._new_client(asynchronous=False)
         self._account_url = str(self._sync.url).rstrip("/")
         self._readable = frozenset((options.container_name, *options.allowed_containers))
+        self._retry = RetryPolicy.from_options(options)
         self._container_ready = False
         self._container_lock = threading.Lock()
         # aiohttp sessions belong to one event loop: keep one client per loop.
@@ -118,12 +130,8 @@ class BlobPayloadStore(PayloadStore):
         options = self._options
         retry = AsyncExponentialRetry if asynchronous else ExponentialRetry
         kwargs: dict[str, Any] = {
-            "retry_policy": retry(
-                initial_backoff=options.retry_backoff_seconds,  # type: ignore[arg-type]
-                increment_base=2,
-                retry_total=options.retry_total,
-                random_jitter_range=1,
-            ),
+            # Retries are ours (_retry.py decides what is transient): the SDK's are off.
+            "retry_policy": retry(retry_total=0),
             "connection_timeout": options.connection_timeout_seconds,
             "read_timeout": options.read_timeout_seconds,
             "max_single_get_size": _GET_CHUNK,
@@ -138,7 +146,13 @@ class BlobPayloadStore(PayloadStore):
             adapter = requests.adapters.HTTPAdapter(pool_maxsize=max(10, options.max_concurrency))
             session.mount("https://", adapter)
             session.mount("http://", adapter)
-            kwargs["transport"] = RequestsTransport(session=session, session_owner=True)
+            kwargs["transport"] = RequestsTransport(
+                session=session,
+                session_owner=True,
+                # A transport given to a client keeps its own timeouts: set them here too.
+                connection_timeout=options.connection_timeout_seconds,
+                read_timeout=options.read_timeout_seconds,
+            )
         client_type = AsyncBlobServiceClient if asynchronous else BlobServiceClient
         if options.connection_string is not None:
             return client_type.from_connection_string(options.connection_string, **kwargs)
@@ -236,29 +250,24 @@ class BlobPayloadStore(PayloadStore):
         if token in self.cache and self._exists(container.get_blob_client(encoded.name).exists):
             return token
         kwargs = self._upload_kwargs(encoded, instance_id)
-        try:
-            self._ensure_container()
-            for attempt in (1, 2):
+
+        def put() -> None:
+            try:
+                self._ensure_container()
                 try:
                     container.upload_blob(**kwargs)
-                    _log.info(
-                        "Stored %d bytes as blob %s (%d stored)",
-                        encoded.size,
-                        encoded.name,
-                        len(encoded.body),
-                    )
-                except ResourceExistsError:
-                    _log.debug("Blob %s already holds this payload", encoded.name)
                 except ResourceNotFoundError:
-                    if attempt == 2:
-                        raise
                     # The container was deleted behind our back: create it again, once.
                     self._container_ready = False
                     self._ensure_container()
-                    continue
-                break
-        except AzureError as exc:
-            raise _failure(exc, "upload", encoded.name) from exc
+                    container.upload_blob(**kwargs)
+                self._log_write(encoded, created=True)
+            except ResourceExistsError:
+                self._log_write(encoded, created=False)
+            except AzureError as exc:
+                raise _failure(exc, "upload", token) from exc
+
+        retrying(put, self._retry)
         return token
 
     @staticmethod
@@ -268,6 +277,13 @@ class BlobPayloadStore(PayloadStore):
             return bool(check())
         except AzureError:
             return False
+
+    @staticmethod
+    def _log_write(encoded: EncodedPayload, *, created: bool) -> None:
+        if created:
+            _log.info("Stored %d bytes as blob %s (%d stored)", encoded.size, encoded.name, len(encoded.body))
+        else:
+            _log.debug("Blob %s already holds this payload", encoded.name)
 
     async def upload_async(self, data: bytes, *, instance_id: str | None = None) -> str:
         """Async twin of :meth:`upload`."""
@@ -281,28 +297,23 @@ class BlobPayloadStore(PayloadStore):
                 if await container.get_blob_client(encoded.name).exists():
                     return token
         kwargs = self._upload_kwargs(encoded, instance_id)
-        try:
-            await self._ensure_container_async()
-            for attempt in (1, 2):
+
+        async def put() -> None:
+            try:
+                await self._ensure_container_async()
                 try:
                     await container.upload_blob(**kwargs)
-                    _log.info(
-                        "Stored %d bytes as blob %s (%d stored)",
-                        encoded.size,
-                        encoded.name,
-                        len(encoded.body),
-                    )
-                except ResourceExistsError:
-                    _log.debug("Blob %s already holds this payload", encoded.name)
                 except ResourceNotFoundError:
-                    if attempt == 2:
-                        raise
                     self._container_ready = False
                     await self._ensure_container_async()
-                    continue
-                break
-        except AzureError as exc:
-            raise _failure(exc, "upload", encoded.name) from exc
+                    await container.upload_blob(**kwargs)
+                self._log_write(encoded, created=True)
+            except ResourceExistsError:
+                self._log_write(encoded, created=False)
+            except AzureError as exc:
+                raise _failure(exc, "upload", token) from exc
+
+        await retrying_async(put, self._retry)
         return token
 
     # -- reading ------------------------------------------------------------------------
@@ -325,31 +336,38 @@ class BlobPayloadStore(PayloadStore):
     def download(self, token: str) -> bytes:
         """Return the payload behind *token* (v1 or v2)."""
         container, name = self._locate(token)
-        try:
-            # decompress=False: the SDK would otherwise inflate gzip blobs by itself.
-            stream = self._sync.get_container_client(container).download_blob(name, decompress=False)
-            self._check_stored_size(stream.properties.size, token)
-            body = stream.readall()
-        except AzureError as exc:
-            raise _failure(exc, "download", token) from exc
+
+        def get() -> tuple[Any, bytes]:
+            try:
+                # decompress=False: the SDK would otherwise inflate gzip blobs by itself.
+                stream = self._sync.get_container_client(container).download_blob(name, decompress=False)
+                self._check_stored_size(stream.properties.size, token)
+                return stream.properties, stream.readall()
+            except AzureError as exc:
+                raise _failure(exc, "download", token) from exc
+
+        properties, body = retrying(get, self._retry)
         _log.info("Read blob %s/%s (%d bytes stored)", container, name, len(body))
-        return self._decode(stream.properties, body, token)
+        return self._decode(properties, body, token)
 
     async def download_async(self, token: str) -> bytes:
         """Async twin of :meth:`download`."""
         if not self._aio_native:
             return await asyncio.to_thread(self.download, token)
         container, name = self._locate(token)
-        try:
-            stream = (
-                await self._aio_client().get_container_client(container).download_blob(name, decompress=False)
-            )
-            self._check_stored_size(stream.properties.size, token)
-            body = await stream.readall()
-        except AzureError as exc:
-            raise _failure(exc, "download", token) from exc
+
+        async def get() -> tuple[Any, bytes]:
+            try:
+                client = self._aio_client().get_container_client(container)
+                stream = await client.download_blob(name, decompress=False)
+                self._check_stored_size(stream.properties.size, token)
+                return stream.properties, await stream.readall()
+            except AzureError as exc:
+                raise _failure(exc, "download", token) from exc
+
+        properties, body = await retrying_async(get, self._retry)
         _log.info("Read blob %s/%s (%d bytes stored)", container, name, len(body))
-        return self._decode(stream.properties, body, token)
+        return self._decode(properties, body, token)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -357,24 +375,30 @@ class BlobPayloadStore(PayloadStore):
         """Delete the blob behind *token*; False if it was already gone."""
         container, name = self._locate(token)
         self._forget(token)
-        try:
-            self._sync.get_container_client(container).delete_blob(name)
-        except ResourceNotFoundError:
-            return False
-        except AzureError as exc:
-            raise _failure(exc, "delete", token) from exc
-        return True
+
+        def delete() -> bool:
+            try:
+                self._sync.get_container_client(container).delete_blob(name)
+            except ResourceNotFoundError:
+                return False
+            except AzureError as exc:
+                raise _failure(exc, "delete", token) from exc
+            return True
+
+        return retrying(delete, self._retry)
 
     def inspect(self, token: str) -> PayloadInfo:
         """Describe the blob behind *token* from its properties (no download)."""
         container, name = self._locate(token)
-        try:
-            properties = (
-                self._sync.get_container_client(container).get_blob_client(name).get_blob_properties()
-            )
-        except AzureError as exc:
-            raise _failure(exc, "inspect", token) from exc
-        return _info(token, properties)
+        blob = self._sync.get_container_client(container).get_blob_client(name)
+
+        def head() -> Any:
+            try:
+                return blob.get_blob_properties()
+            except AzureError as exc:
+                raise _failure(exc, "inspect", token) from exc
+
+        return _info(token, retrying(head, self._retry))
 
     def list_payloads(self) -> Iterator[PayloadInfo]:
         """Yield every payload blob (32-hex name) in ``container_name``."""

@@ -48,11 +48,12 @@ class BlobPayloadStoreOptions(LargePayloadStorageOptions):
         allowed_containers: Further containers whose tokens may be read (for
             example the one .NET workers write to). A token naming any other
             container is refused before any request is made.
-        retry_total: Retries of a failed request (connection errors, timeouts,
-            HTTP 408/429/5xx), with exponential backoff. Default 4.
-        retry_backoff_seconds: The wait before retry *n* is
-            ``retry_backoff_seconds + 2 ** n`` seconds, give or take 1 s of jitter;
-            with the defaults about 2.5, 4.5, 8.5 and 16.5 s (32 s in all).
+        retry_total: Retries of a transient failure (a connection failure, a
+            timeout, HTTP 408, 429, 500, 502, 503 or 504); other failures are
+            not retried. Default 5.
+        retry_backoff_seconds: The wait before the first retry; each next wait
+            doubles, up to 8 s, and is drawn between half and all of that. With
+            the defaults at most 0.5, 1, 2, 4 and 8 s (15.5 s in all).
         connection_timeout_seconds: Time allowed to connect. Default 10.
         read_timeout_seconds: Time allowed between bytes of a response. Default 60.
 
@@ -66,7 +67,7 @@ class BlobPayloadStoreOptions(LargePayloadStorageOptions):
     api_version: str | None = None
     token_version: str = "v1"  # noqa: S105 - a format version, not a secret
     allowed_containers: tuple[str, ...] = ()
-    retry_total: int = 4
+    retry_total: int = 5
     retry_backoff_seconds: float = 0.5
     connection_timeout_seconds: float = 10.0
     read_timeout_seconds: float = 60.0

@@ -11,9 +11,9 @@ try:
     import redis
     import redis.asyncio
     from redis.asyncio.retry import Retry as AsyncRetry
-    from redis.backoff import ExponentialBackoff
+    from redis.backoff import NoBackoff
+    from redis.exceptions import AuthenticationError, AuthorizationError, RedisError, ResponseError
     from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import RedisError, ResponseError
     from redis.exceptions import TimeoutError as RedisTimeoutError
     from redis.retry import Retry
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
@@ -37,6 +37,7 @@ from .._exceptions import (
     PayloadNotFoundError,
     PayloadStoreUnavailableError,
 )
+from .._retry import RetryPolicy, retrying, retrying_async
 from .._store import PayloadInfo, PayloadStore
 from .._token import REDIS_V1_PREFIX, format_redis_token, is_content_name, parse_redis_token
 from ._redis_options import RedisPayloadStoreOptions
@@ -45,8 +46,6 @@ __all__ = ["RedisPayloadStore", "RedisPayloadStoreOptions"]
 
 _log = logging.getLogger("durabletask_payloads.stores.redis")
 
-# The longest wait between two retries.
-_BACKOFF_CAP_SECONDS = 10.0
 # A Redis error reply starts with an upper-case code (OOM, WRONGTYPE, NOAUTH ...); the rest may quote data.
 _ERROR_CODE_RE = re.compile(r"[A-Z][A-Z_]{1,30}\b")
 _GLOB_SPECIAL_RE = re.compile(r"([*?\[\]\\])")
@@ -62,7 +61,11 @@ def _describe(exc: RedisError) -> str:
 
 
 def _failure(exc: RedisError, operation: str, target: str) -> PayloadError:
-    return PayloadStoreUnavailableError(operation, target, _describe(exc))
+    # Connection failures and timeouts may pass; wrong credentials and error replies will not.
+    transient = isinstance(exc, (RedisConnectionError, RedisTimeoutError)) and not isinstance(
+        exc, (AuthenticationError, AuthorizationError)
+    )
+    return PayloadStoreUnavailableError(operation, target, _describe(exc), transient=transient)
 
 
 class RedisPayloadStore(PayloadStore):
@@ -93,18 +96,18 @@ class RedisPayloadStore(PayloadStore):
 
     def __init__(self, options: RedisPayloadStoreOptions) -> None:
         self._options = options
+        self._retry = RetryPolicy.from_options(options)
         self._sync: redis.Redis = self._new_client(asynchronous=False)
         # asyncio connections belong to the event loop that opened them: one client per loop.
         self._aio_clients: PerLoop[redis.asyncio.Redis] = PerLoop(lambda: self._new_client(asynchronous=True))
 
     def _new_client(self, *, asynchronous: bool) -> Any:
         options = self._options
-        backoff = ExponentialBackoff(cap=_BACKOFF_CAP_SECONDS, base=options.retry_backoff_seconds)
         kwargs: dict[str, Any] = {
             "socket_connect_timeout": options.connect_timeout_seconds,
             "socket_timeout": options.timeout_seconds,
-            "retry": (AsyncRetry if asynchronous else Retry)(backoff, options.retry_total),
-            "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+            # Retries are ours (_retry.py decides what is transient): redis-py's are off.
+            "retry": (AsyncRetry if asynchronous else Retry)(NoBackoff(), 0),
         }
         client_type = redis.asyncio.Redis if asynchronous else redis.Redis
         if options.url is not None:
@@ -173,14 +176,18 @@ class RedisPayloadStore(PayloadStore):
         encoded = encode_payload(data, self._options, instance_id)
         key = self._options.key_prefix + encoded.name
         token = format_redis_token(key)
-        try:
-            if token in self.cache and self._sync.exists(key):
-                return token
-            record = record_header(encoded, instance_id) + encoded.body
-            created = self._sync.set(key, record, nx=True, px=self._options.ttl_milliseconds)
-        except RedisError as exc:
-            raise _failure(exc, "upload", token) from exc
-        self._log_write(created, encoded.size, key, len(encoded.body))
+
+        def put() -> None:
+            try:
+                if token in self.cache and self._sync.exists(key):
+                    return
+                record = record_header(encoded, instance_id) + encoded.body
+                created = self._sync.set(key, record, nx=True, px=self._options.ttl_milliseconds)
+            except RedisError as exc:
+                raise _failure(exc, "upload", token) from exc
+            self._log_write(created, encoded.size, key, len(encoded.body))
+
+        retrying(put, self._retry)
         return token
 
     async def upload_async(self, data: bytes, *, instance_id: str | None = None) -> str:
@@ -189,14 +196,18 @@ class RedisPayloadStore(PayloadStore):
         key = self._options.key_prefix + encoded.name
         token = format_redis_token(key)
         client = self._aio_client()
-        try:
-            if token in self.cache and await client.exists(key):
-                return token
-            record = record_header(encoded, instance_id) + encoded.body
-            created = await client.set(key, record, nx=True, px=self._options.ttl_milliseconds)
-        except RedisError as exc:
-            raise _failure(exc, "upload", token) from exc
-        self._log_write(created, encoded.size, key, len(encoded.body))
+
+        async def put() -> None:
+            try:
+                if token in self.cache and await client.exists(key):
+                    return
+                record = record_header(encoded, instance_id) + encoded.body
+                created = await client.set(key, record, nx=True, px=self._options.ttl_milliseconds)
+            except RedisError as exc:
+                raise _failure(exc, "upload", token) from exc
+            self._log_write(created, encoded.size, key, len(encoded.body))
+
+        await retrying_async(put, self._retry)
         return token
 
     @staticmethod
@@ -219,20 +230,27 @@ class RedisPayloadStore(PayloadStore):
     def download(self, token: str) -> bytes:
         """Return the payload behind *token*, checking its SHA-256."""
         key = self._locate(token)
-        try:
-            record = self._sync.get(key)
-        except RedisError as exc:
-            raise _failure(exc, "download", token) from exc
-        return self._decode(record, key, token)
+
+        def get() -> object:
+            try:
+                return self._sync.get(key)
+            except RedisError as exc:
+                raise _failure(exc, "download", token) from exc
+
+        return self._decode(retrying(get, self._retry), key, token)
 
     async def download_async(self, token: str) -> bytes:
         """Async twin of :meth:`download`."""
         key = self._locate(token)
-        try:
-            record = await self._aio_client().get(key)
-        except RedisError as exc:
-            raise _failure(exc, "download", token) from exc
-        return self._decode(record, key, token)
+        client = self._aio_client()
+
+        async def get() -> object:
+            try:
+                return await client.get(key)
+            except RedisError as exc:
+                raise _failure(exc, "download", token) from exc
+
+        return self._decode(await retrying_async(get, self._retry), key, token)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -240,21 +258,30 @@ class RedisPayloadStore(PayloadStore):
         """Delete the key behind *token*; False if it was already gone."""
         key = self._locate(token)
         self._forget(token)
-        try:
-            return bool(self._sync.delete(key))
-        except RedisError as exc:
-            raise _failure(exc, "delete", token) from exc
+
+        def delete() -> bool:
+            try:
+                return bool(self._sync.delete(key))
+            except RedisError as exc:
+                raise _failure(exc, "delete", token) from exc
+
+        return retrying(delete, self._retry)
 
     def inspect(self, token: str) -> PayloadInfo:
         """Describe the payload behind *token* from its header (the body is not read)."""
         key = self._locate(token)
-        try:
-            with self._sync.pipeline(transaction=True) as pipe:
-                pipe.getrange(key, 0, MAX_RECORD_HEADER - 1)
-                pipe.strlen(key)
-                head, length = pipe.execute()
-        except RedisError as exc:
-            raise _failure(exc, "inspect", token) from exc
+
+        def read_header() -> tuple[bytes, int]:
+            try:
+                with self._sync.pipeline(transaction=True) as pipe:
+                    pipe.getrange(key, 0, MAX_RECORD_HEADER - 1)
+                    pipe.strlen(key)
+                    start, length = pipe.execute()
+            except RedisError as exc:
+                raise _failure(exc, "inspect", token) from exc
+            return start, length
+
+        head, length = retrying(read_header, self._retry)
         if not length:
             raise self._gone(token)
         line = head[: head.find(b"\n") + 1]

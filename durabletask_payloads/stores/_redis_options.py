@@ -36,10 +36,12 @@ class RedisPayloadStoreOptions(LargePayloadStorageOptions):
             :class:`~durabletask_payloads.PayloadNotFoundError`, so the TTL must
             outlast every orchestration that can still read it, replays
             included. None (the default) keeps payloads until deleted.
-        retry_total: Retries of a command that failed on a connection error or
-            timeout, with exponential backoff. Default 3.
-        retry_backoff_seconds: The first wait; each next one is twice as long,
-            at most 10 s. Default 0.1.
+        retry_total: Retries of a transient failure (a connection failure or a
+            timeout); other failures are
+            not retried. Default 5.
+        retry_backoff_seconds: The wait before the first retry; each next wait
+            doubles, up to 8 s, and is drawn between half and all of that. With
+            the defaults at most 0.5, 1, 2, 4 and 8 s (15.5 s in all).
         connect_timeout_seconds: Time allowed to connect. Default 5.
         timeout_seconds: Time allowed for a command's answer. Default 30.
 
@@ -54,8 +56,8 @@ class RedisPayloadStoreOptions(LargePayloadStorageOptions):
     ssl: bool = False
     key_prefix: str = "durabletask-payloads:"
     ttl_seconds: float | None = None
-    retry_total: int = 3
-    retry_backoff_seconds: float = 0.1
+    retry_total: int = 5
+    retry_backoff_seconds: float = 0.5
     connect_timeout_seconds: float = 5.0
     timeout_seconds: float = 30.0
 

@@ -15,7 +15,15 @@ from urllib.parse import quote, unquote
 
 try:
     import obstore
-    from obstore.exceptions import AlreadyExistsError, BaseError
+    from obstore.exceptions import (
+        AlreadyExistsError,
+        BaseError,
+        InvalidPathError,
+        NotSupportedError,
+        PermissionDeniedError,
+        UnauthenticatedError,
+        UnknownConfigurationKeyError,
+    )
     from obstore.store import S3Store
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("S3PayloadStore needs the S3 extra: pip install 'durabletask-payloads[s3]'") from exc
@@ -28,6 +36,7 @@ from .._exceptions import (
     PayloadStoreUnavailableError,
     PayloadTooLargeError,
 )
+from .._retry import RetryPolicy, is_transient_status, retrying
 from .._store import PayloadInfo, PayloadStore
 from .._token import S3_V1_PREFIX, KeyToken, format_s3_token, is_content_name, parse_s3_token
 from ._s3_options import S3PayloadStoreOptions
@@ -54,6 +63,13 @@ _CONFLICT_BACKOFF_SECONDS = 0.05
 
 
 _T = TypeVar("_T")
+_PERMANENT = (
+    PermissionDeniedError,
+    UnauthenticatedError,
+    NotSupportedError,
+    InvalidPathError,
+    UnknownConfigurationKeyError,
+)
 
 
 def _status(exc: BaseException) -> str | None:
@@ -72,7 +88,10 @@ def _failure(exc: Exception, operation: str, target: str) -> PayloadError:
     # obstore raises the built-in FileNotFoundError for a missing object.
     if isinstance(exc, FileNotFoundError):
         return PayloadNotFoundError(target, "no such S3 object")
-    return PayloadStoreUnavailableError(operation, target, _describe(exc))
+    status = _status(exc)
+    # Without an HTTP answer it was a connection failure or a timeout, unless obstore names a cause.
+    transient = is_transient_status(status) if status is not None else not isinstance(exc, _PERMANENT)
+    return PayloadStoreUnavailableError(operation, target, _describe(exc), transient=transient)
 
 
 class S3PayloadStore(PayloadStore):
@@ -105,6 +124,7 @@ class S3PayloadStore(PayloadStore):
     def __init__(self, options: S3PayloadStoreOptions) -> None:
         self._options = options
         self._readable = frozenset((options.bucket, *options.allowed_buckets))
+        self._retry = RetryPolicy.from_options(options)
         self._credentials = self._credential_provider()
         self._clients: dict[str, S3Store] = {}
         self._clients_lock = threading.Lock()
@@ -148,11 +168,8 @@ class S3PayloadStore(PayloadStore):
             "timeout": timedelta(seconds=options.timeout_seconds),
             "allow_http": (options.endpoint_url or "").startswith("http://"),
         }
-        retry: RetryConfig = {
-            "max_retries": options.retry_total,
-            "backoff": {"init_backoff": timedelta(seconds=options.retry_backoff_seconds), "base": 2},
-            "retry_timeout": timedelta(seconds=options.retry_timeout_seconds),
-        }
+        # Retries are ours (_retry.py decides what is transient): obstore's are off.
+        retry: RetryConfig = {"max_retries": 0}
         return S3Store(
             bucket,
             config=config,
@@ -222,6 +239,12 @@ class S3PayloadStore(PayloadStore):
         if token in self.cache and self._exists(client, key):
             return token
         attributes = self._attributes(encoded, instance_id)
+        retrying(lambda: self._put(client, key, token, encoded, attributes), self._retry)
+        return token
+
+    def _put(
+        self, client: S3Store, key: str, token: str, encoded: EncodedPayload, attributes: Attributes
+    ) -> None:
         for attempt in range(_CONFLICT_ATTEMPTS):
             try:
                 # One PUT (no multipart), so that If-None-Match applies to the whole object.
@@ -242,7 +265,6 @@ class S3PayloadStore(PayloadStore):
             else:
                 _log.info("Stored %d bytes as S3 object %s (%d stored)", encoded.size, key, len(encoded.body))
             break
-        return token
 
     @staticmethod
     def _exists(client: S3Store, key: str) -> bool:
@@ -283,12 +305,17 @@ class S3PayloadStore(PayloadStore):
         """Return the payload behind *token*."""
         parsed = self._locate(token)
         assert parsed.bucket is not None  # S3 tokens always name one
-        try:
-            result = obstore.get(self._client(parsed.bucket), parsed.key)
-            self._check_stored_size(result, token)
-            body = result.bytes().to_bytes()
-        except (BaseError, OSError) as exc:
-            raise _failure(exc, "download", token) from exc
+        client = self._client(parsed.bucket)
+
+        def get() -> tuple[GetResult, bytes]:
+            try:
+                result = obstore.get(client, parsed.key)
+                self._check_stored_size(result, token)
+                return result, result.bytes().to_bytes()
+            except (BaseError, OSError) as exc:
+                raise _failure(exc, "download", token) from exc
+
+        result, body = retrying(get, self._retry)
         _log.info("Read S3 object %s/%s (%d bytes stored)", parsed.bucket, parsed.key, len(body))
         return self._decode(result, body, token)
 
@@ -304,25 +331,33 @@ class S3PayloadStore(PayloadStore):
         assert parsed.bucket is not None
         self._forget(token)
         client = self._client(parsed.bucket)
-        try:
-            # S3 answers a DELETE of a missing key with success: look first.
-            obstore.head(client, parsed.key)
-            obstore.delete(client, parsed.key)
-        except FileNotFoundError:
-            return False
-        except (BaseError, OSError) as exc:
-            raise _failure(exc, "delete", token) from exc
-        return True
+
+        def delete() -> bool:
+            try:
+                # S3 answers a DELETE of a missing key with success: look first.
+                obstore.head(client, parsed.key)
+                obstore.delete(client, parsed.key)
+            except FileNotFoundError:
+                return False
+            except (BaseError, OSError) as exc:
+                raise _failure(exc, "delete", token) from exc
+            return True
+
+        return retrying(delete, self._retry)
 
     def inspect(self, token: str) -> PayloadInfo:
         """Describe the object behind *token* from its metadata (a HEAD request, no download)."""
         parsed = self._locate(token)
         assert parsed.bucket is not None
-        try:
-            result = obstore.get(self._client(parsed.bucket), parsed.key, options={"head": True})
-        except (BaseError, OSError) as exc:
-            raise _failure(exc, "inspect", token) from exc
-        return _info(token, result)
+        client = self._client(parsed.bucket)
+
+        def head() -> GetResult:
+            try:
+                return obstore.get(client, parsed.key, options={"head": True})
+            except (BaseError, OSError) as exc:
+                raise _failure(exc, "inspect", token) from exc
+
+        return _info(token, retrying(head, self._retry))
 
     def list_payloads(self) -> Iterator[PayloadInfo]:
         """Yield every payload object (``key_prefix`` + 32 hex) in ``bucket``.

@@ -56,12 +56,12 @@ class S3PayloadStoreOptions(LargePayloadStorageOptions):
             when the credentials expire.
         allowed_buckets: Further buckets whose tokens may be read. A token
             naming any other bucket is refused before any request is made.
-        retry_total: Retries of a failed request (connection errors, 5xx,
-            timeouts of reads), with exponential backoff and jitter. Default 4.
-        retry_backoff_seconds: The first wait; each next one is up to twice as
-            long, at most 15 s. Default 0.2.
-        retry_timeout_seconds: No retry starts later than this after the first
-            attempt. Default 60.
+        retry_total: Retries of a transient failure (a connection failure, a
+            timeout, HTTP 408, 429, 500, 502, 503 or 504); other failures are
+            not retried. Default 5.
+        retry_backoff_seconds: The wait before the first retry; each next wait
+            doubles, up to 8 s, and is drawn between half and all of that. With
+            the defaults at most 0.5, 1, 2, 4 and 8 s (15.5 s in all).
         connect_timeout_seconds: Time allowed to connect. Default 10.
         timeout_seconds: Time allowed for a whole request, body included. Default 60.
 
@@ -77,9 +77,8 @@ class S3PayloadStoreOptions(LargePayloadStorageOptions):
     profile: str | None = None
     credential_provider: Any = field(default=None, repr=False)
     allowed_buckets: tuple[str, ...] = ()
-    retry_total: int = 4
-    retry_backoff_seconds: float = 0.2
-    retry_timeout_seconds: float = 60.0
+    retry_total: int = 5
+    retry_backoff_seconds: float = 0.5
     connect_timeout_seconds: float = 10.0
     timeout_seconds: float = 60.0
 
@@ -114,7 +113,6 @@ class S3PayloadStoreOptions(LargePayloadStorageOptions):
         check_seconds(
             self,
             "retry_backoff_seconds",
-            "retry_timeout_seconds",
             "connect_timeout_seconds",
             "timeout_seconds",
         )

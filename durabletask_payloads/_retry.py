@@ -1,0 +1,111 @@
+"""Which store failures are tried again, and how: the one place that decides.
+
+Transient (tried again, with exponential backoff and jitter):
+    connection failures and timeouts, and HTTP 408, 429, 500, 502, 503 and 504.
+Permanent (raised at once):
+    everything else: 404 (``PayloadNotFoundError``), 403 and other 4xx, failed
+    integrity checks, malformed or refused tokens, authentication failures.
+
+Stores turn their client's errors into :class:`PayloadError` subclasses, marking
+:class:`PayloadStoreUnavailableError` as transient or not with the rule above,
+and run each request through :func:`retrying` (or :func:`retrying_async`).
+Their clients' own retry machinery is switched off, so that this rule, and
+only it, applies whatever the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from ._exceptions import PayloadStoreUnavailableError
+
+__all__ = ["TRANSIENT_HTTP_STATUS", "RetryPolicy", "is_transient_status", "retrying", "retrying_async"]
+
+_log = logging.getLogger("durabletask_payloads.retry")
+
+T = TypeVar("T")
+
+#: HTTP statuses that say "try again later": timeouts, throttling and server-side trouble.
+TRANSIENT_HTTP_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+
+
+def is_transient_status(status: int | str | None) -> bool:
+    """Return whether an HTTP status is worth a retry (see :data:`TRANSIENT_HTTP_STATUS`)."""
+    try:
+        return int(status) in TRANSIENT_HTTP_STATUS  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How many times, and how patiently, a transient failure is retried.
+
+    Attributes:
+        retries: Retries after the first attempt.
+        first_backoff_seconds: The wait before the first retry; each next wait
+            doubles, up to ``max_backoff_seconds``. Each wait is drawn between
+            half and all of that (jitter, so that workers do not retry in step).
+        max_backoff_seconds: The longest single wait.
+
+    """
+
+    retries: int = 5
+    first_backoff_seconds: float = 0.5
+    max_backoff_seconds: float = 8.0
+
+    @classmethod
+    def from_options(cls, options: Any) -> RetryPolicy:
+        """Build the policy from a store's ``retry_total`` and ``retry_backoff_seconds`` options."""
+        return cls(retries=options.retry_total, first_backoff_seconds=options.retry_backoff_seconds)
+
+    def backoff(self, attempt: int) -> float:
+        """Return the wait before retry number *attempt* (0 for the first retry)."""
+        ceiling = min(self.max_backoff_seconds, self.first_backoff_seconds * 2**attempt)
+        return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not cryptography
+
+
+def _give_up(exc: PayloadStoreUnavailableError, attempts: int) -> PayloadStoreUnavailableError:
+    return PayloadStoreUnavailableError(
+        exc.operation, exc.target, f"{exc.detail}; gave up after {attempts} attempts", transient=exc.transient
+    )
+
+
+def retrying(call: Callable[[], T], policy: RetryPolicy) -> T:
+    """Call *call*, retrying it while it raises a transient :class:`PayloadStoreUnavailableError`."""
+    attempt = 0
+    while True:
+        try:
+            return call()
+        except PayloadStoreUnavailableError as exc:
+            if not exc.transient or attempt >= policy.retries:
+                if attempt == 0:
+                    raise
+                raise _give_up(exc, attempt + 1) from exc
+            wait = policy.backoff(attempt)
+            attempt += 1
+            _log.info("Retry %d of %d in %.2f s: %s", attempt, policy.retries, wait, exc.detail)
+            time.sleep(wait)  # backoff between attempts
+
+
+async def retrying_async(call: Callable[[], Awaitable[T]], policy: RetryPolicy) -> T:
+    """Async twin of :func:`retrying`."""
+    attempt = 0
+    while True:
+        try:
+            return await call()
+        except PayloadStoreUnavailableError as exc:
+            if not exc.transient or attempt >= policy.retries:
+                if attempt == 0:
+                    raise
+                raise _give_up(exc, attempt + 1) from exc
+            wait = policy.backoff(attempt)
+            attempt += 1
+            _log.info("Retry %d of %d in %.2f s: %s", attempt, policy.retries, wait, exc.detail)
+            await asyncio.sleep(wait)
