@@ -33,12 +33,14 @@ from ._externalize import (
     payload_tokens,
 )
 from ._interceptors import PayloadInterceptor, payload_interceptors
-from ._options import LargePayloadStorageOptions
+from ._lifecycle import PayloadPurgeResult
+from ._options import LargePayloadStorageOptions, RemoteStoreOptions
 from ._store import PayloadInfo, PayloadStore
+from ._store_spec import open_store
 from ._version import __version__
 from ._worker import TaskHubGrpcWorker
 from .aio import payload_interceptors as payload_interceptors_async
-from .stores import FileSystemPayloadStore, InMemoryPayloadStore
+from .stores import FileSystemPayloadStore, InMemoryPayloadStore, RoutingPayloadStore, by_size
 from .stores._azure_options import BlobPayloadStoreOptions
 from .stores._redis_options import RedisPayloadStoreOptions
 from .stores._s3_options import S3PayloadStoreOptions
@@ -61,20 +63,25 @@ __all__ = [
     "PayloadIntegrityError",
     "PayloadInterceptor",
     "PayloadNotFoundError",
+    "PayloadPurgeResult",
     "PayloadStore",
     "PayloadStoreUnavailableError",
     "PayloadTooLargeError",
     "RedisPayloadStore",
     "RedisPayloadStoreOptions",
+    "RemoteStoreOptions",
+    "RoutingPayloadStore",
     "S3PayloadStore",
     "S3PayloadStoreOptions",
     "TaskHubGrpcClient",
     "TaskHubGrpcWorker",
     "__version__",
+    "by_size",
     "deexternalize_payloads",
     "deexternalize_payloads_async",
     "externalize_payloads",
     "externalize_payloads_async",
+    "open_store",
     "payload_interceptors",
     "payload_interceptors_async",
     "payload_tokens",

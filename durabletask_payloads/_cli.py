@@ -1,14 +1,16 @@
-"""The ``durabletask-payloads`` command: find and delete orphaned payloads, read and inspect tokens.
+"""The ``durabletask-payloads`` command: clean up, read and inspect payloads, serve the viewer.
 
 durabletask-payloads gc --store azure: --backend localhost:4001 --older-than 7d [--delete]
 durabletask-payloads get TOKEN --store file:/var/lib/payloads [--output FILE]
 durabletask-payloads inspect TOKEN --store azure:
+durabletask-payloads serve --store s3://bucket --backend localhost:4001 [--port 8765]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from collections.abc import Iterable, Sequence
@@ -172,6 +174,27 @@ def _inspect(args: argparse.Namespace, store: PayloadStore, out: TextIO, err: Te
     return 0
 
 
+VIEWER_TOKEN_ENV = "DURABLETASK_PAYLOADS_VIEWER_TOKEN"  # noqa: S105 - the name of a variable
+
+
+def _serve(args: argparse.Namespace, store: PayloadStore, out: TextIO, err: TextIO) -> int:
+    from aiohttp import web
+
+    from ._viewer import create_app
+
+    token = os.environ.get(VIEWER_TOKEN_ENV) or None
+    app = create_app(
+        store, backend=args.backend, bearer_token=token, max_response_bytes=args.max_response_bytes
+    )
+    err.write(
+        f"serving payloads on http://{args.host}:{args.port}/ "
+        f"({'bearer token required' if token else 'no authentication: keep it on a trusted host'})\n"
+    )
+    err.flush()
+    web.run_app(app, host=args.host, port=args.port, print=None)
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="durabletask-payloads",
@@ -222,6 +245,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     inspect.add_argument("token")
     inspect.add_argument("--json", action="store_true", help="print JSON")
+    serve = add(
+        "serve",
+        f"Serve the payload viewer over HTTP. A bearer token, if wanted, comes from ${VIEWER_TOKEN_ENV}.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8765, help="port to listen on (default 8765)")
+    serve.add_argument("--backend", help="the Durable Task sidecar host:port, to look up instances")
+    serve.add_argument(
+        "--max-response-bytes",
+        type=int,
+        default=16 * 1024 * 1024,
+        metavar="BYTES",
+        help="refuse (413) responses above this size (default 16 MiB)",
+    )
     return parser
 
 
@@ -235,7 +272,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     except ValueError as exc:
         err.write(f"durabletask-payloads: {exc}\n")
         return 2
-    run = {"gc": _gc, "get": _get, "inspect": _inspect}[args.command]
+    run = {"gc": _gc, "get": _get, "inspect": _inspect, "serve": _serve}[args.command]
     try:
         with store:
             return run(args, store, out, err)
@@ -243,5 +280,6 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
         err.write(f"durabletask-payloads: {exc}\n")
         return 1
     except grpc.RpcError as exc:
-        err.write(f"durabletask-payloads: the backend at {args.backend} failed: {exc.code().name}\n")
+        backend = getattr(args, "backend", None)
+        err.write(f"durabletask-payloads: the backend at {backend} failed: {exc.code().name}\n")
         return 1

@@ -53,7 +53,7 @@ def _utf8(field: wrappers_pb2.StringValue) -> bytes:
     return field.value.encode("utf-8")  # unknown fields or an empty value: take the slow road
 
 
-def _prepare_upload(message: Message, store: PayloadStore) -> _Groups:
+def _prepare_upload(message: Message, store: PayloadStore, instance_id: str | None) -> _Groups:
     options = store.options
     threshold = options.threshold_bytes
     # Nothing inside a message can be larger than the message itself.
@@ -73,6 +73,8 @@ def _prepare_upload(message: Message, store: PayloadStore) -> _Groups:
             continue
         if len(data) <= MAX_TOKEN_LENGTH and store.is_known_token(data.decode("utf-8")):
             continue
+        if not store.accepts(data, instance_id=instance_id):
+            continue  # the store keeps this one inline
         # Checked for every value before anything is uploaded.
         check_size(len(data), options)
         groups.setdefault(data, []).append(field)
@@ -147,7 +149,7 @@ def externalize_payloads(message: Message, store: PayloadStore, *, instance_id: 
         PayloadError: The store failed; *message* is unchanged.
 
     """
-    groups = _prepare_upload(message, store)
+    groups = _prepare_upload(message, store, instance_id)
     if not groups:
         return 0
     return _apply_tokens(groups, store.upload_many(list(groups), instance_id=instance_id))
@@ -157,7 +159,7 @@ async def externalize_payloads_async(
     message: Message, store: PayloadStore, *, instance_id: str | None = None
 ) -> int:
     """Async twin of :func:`externalize_payloads`."""
-    groups = _prepare_upload(message, store)
+    groups = _prepare_upload(message, store, instance_id)
     if not groups:
         return 0
     return _apply_tokens(groups, await store.upload_many_async(list(groups), instance_id=instance_id))

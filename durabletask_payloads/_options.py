@@ -13,6 +13,7 @@ from ._token import key_prefix_problem
 __all__ = [
     "MAX_THRESHOLD_BYTES",
     "LargePayloadStorageOptions",
+    "RemoteStoreOptions",
     "check_key_prefix",
     "check_retry_total",
     "check_seconds",
@@ -120,3 +121,28 @@ class LargePayloadStorageOptions(_upstream.LargePayloadStorageOptions):
                 f"cannot assign to field {name!r}: options are read-only; use dataclasses.replace()"
             )
         object.__setattr__(self, name, value)
+
+
+@dataclass(eq=True)
+class RemoteStoreOptions(LargePayloadStorageOptions):
+    """The settings of :class:`LargePayloadStorageOptions`, plus retries, for stores behind a network.
+
+    Which failures are retried is the same for every store: a connection
+    failure, a timeout, HTTP 408, 429, 500, 502, 503 or 504 (see docs/stores.md,
+    Retries); other failures are raised at once.
+
+    Attributes:
+        retry_total: Retries of a transient failure. Default 5.
+        retry_backoff_seconds: The wait before the first retry; each next wait
+            doubles, up to 8 s, and is drawn between half and all of that. With
+            the defaults at most 0.5, 1, 2, 4 and 8 s (15.5 s in all).
+
+    """
+
+    retry_total: int = 5
+    retry_backoff_seconds: float = 0.5
+
+    def _validate(self) -> None:
+        super()._validate()
+        check_retry_total(self.retry_total)
+        check_seconds(self, "retry_backoff_seconds")

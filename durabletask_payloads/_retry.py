@@ -21,9 +21,10 @@ import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from ._exceptions import PayloadStoreUnavailableError
+from ._options import RemoteStoreOptions
 
 __all__ = ["TRANSIENT_HTTP_STATUS", "RetryPolicy", "is_transient_status", "retrying", "retrying_async"]
 
@@ -61,7 +62,7 @@ class RetryPolicy:
     max_backoff_seconds: float = 8.0
 
     @classmethod
-    def from_options(cls, options: Any) -> RetryPolicy:
+    def from_options(cls, options: RemoteStoreOptions) -> RetryPolicy:
         """Build the policy from a store's ``retry_total`` and ``retry_backoff_seconds`` options."""
         return cls(retries=options.retry_total, first_backoff_seconds=options.retry_backoff_seconds)
 
@@ -77,6 +78,17 @@ def _give_up(exc: PayloadStoreUnavailableError, attempts: int) -> PayloadStoreUn
     )
 
 
+def _next_wait(exc: PayloadStoreUnavailableError, attempt: int, policy: RetryPolicy) -> float:
+    """Return how long to wait before retrying after failed *attempt* (0-based), or raise."""
+    if not exc.transient or attempt >= policy.retries:
+        if attempt == 0:
+            raise exc
+        raise _give_up(exc, attempt + 1) from exc
+    wait = policy.backoff(attempt)
+    _log.info("Retry %d of %d in %.2f s: %s", attempt + 1, policy.retries, wait, exc.detail)
+    return wait
+
+
 def retrying(call: Callable[[], T], policy: RetryPolicy) -> T:
     """Call *call*, retrying it while it raises a transient :class:`PayloadStoreUnavailableError`."""
     attempt = 0
@@ -84,14 +96,8 @@ def retrying(call: Callable[[], T], policy: RetryPolicy) -> T:
         try:
             return call()
         except PayloadStoreUnavailableError as exc:
-            if not exc.transient or attempt >= policy.retries:
-                if attempt == 0:
-                    raise
-                raise _give_up(exc, attempt + 1) from exc
-            wait = policy.backoff(attempt)
-            attempt += 1
-            _log.info("Retry %d of %d in %.2f s: %s", attempt, policy.retries, wait, exc.detail)
-            time.sleep(wait)  # backoff between attempts
+            time.sleep(_next_wait(exc, attempt, policy))  # backoff between attempts
+        attempt += 1
 
 
 async def retrying_async(call: Callable[[], Awaitable[T]], policy: RetryPolicy) -> T:
@@ -101,11 +107,5 @@ async def retrying_async(call: Callable[[], Awaitable[T]], policy: RetryPolicy) 
         try:
             return await call()
         except PayloadStoreUnavailableError as exc:
-            if not exc.transient or attempt >= policy.retries:
-                if attempt == 0:
-                    raise
-                raise _give_up(exc, attempt + 1) from exc
-            wait = policy.backoff(attempt)
-            attempt += 1
-            _log.info("Retry %d of %d in %.2f s: %s", attempt, policy.retries, wait, exc.detail)
-            await asyncio.sleep(wait)
+            await asyncio.sleep(_next_wait(exc, attempt, policy))
+        attempt += 1

@@ -151,6 +151,15 @@ class PayloadStore(_upstream.PayloadStore):
         if cache is not None:
             cache.discard(token)
 
+    def accepts(self, data: bytes, *, instance_id: str | None = None) -> bool:
+        """Return whether this store takes *data*, a value at or above the threshold.
+
+        The walkers ask before uploading: False keeps the value inline in the
+        message (the routing store does this when its selector says so). The
+        default accepts everything.
+        """
+        return True
+
     def upload_many(self, payloads: Sequence[bytes], *, instance_id: str | None = None) -> list[str]:
         """Store several payloads of one message concurrently; the tokens come back in order.
 

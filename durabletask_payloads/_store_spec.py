@@ -19,6 +19,7 @@ from .stores import FileSystemPayloadStore
 __all__ = ["SPEC_HELP", "open_store"]
 
 AZURE_ENV = "AZURE_STORAGE_CONNECTION_STRING"
+REDIS_ENV = "DURABLETASK_PAYLOADS_REDIS_URL"
 
 SPEC_HELP = f"""\
 store specs:
@@ -26,6 +27,10 @@ store specs:
   azure:[?container=NAME]            BlobPayloadStore; connection string from ${AZURE_ENV}
   azure:https://ACCOUNT.blob.core.windows.net[?container=NAME]
                                      BlobPayloadStore with DefaultAzureCredential (azure-identity)
+  s3://BUCKET[/KEY_PREFIX][?region=R&endpoint=URL]
+                                     S3PayloadStore; credentials from the usual AWS chain
+  redis://HOST[:PORT][/DB][?prefix=P]  RedisPayloadStore (no password here: use redis: instead)
+  redis:[?prefix=P]                  RedisPayloadStore; URL (with its password) from ${REDIS_ENV}
 """
 
 
@@ -50,6 +55,10 @@ def open_store(spec: str, options: LargePayloadStorageOptions | None = None) -> 
         }
     if spec.startswith("azure:"):
         return _azure(spec[len("azure:") :], size_settings)
+    if spec.startswith("s3://"):
+        return _s3(spec, size_settings)
+    if spec.startswith("redis:") or spec.startswith("rediss:"):
+        return _redis(spec, size_settings)
     scheme = urlsplit(spec).scheme
     if spec.startswith("file:"):
         path = spec[len("file://") :] if spec.startswith("file://") else spec[len("file:") :]
@@ -81,3 +90,39 @@ def _azure(rest: str, settings: dict[str, Any]) -> PayloadStore:
     return BlobPayloadStore(
         BlobPayloadStoreOptions(account_url=base, credential=DefaultAzureCredential(), **settings)
     )
+
+
+def _s3(spec: str, settings: dict[str, Any]) -> PayloadStore:
+    from . import S3PayloadStore, S3PayloadStoreOptions
+
+    base, query = _query(spec)
+    parts = urlsplit(base)
+    if not parts.netloc:
+        raise ValueError("s3:// needs a bucket: s3://BUCKET[/KEY_PREFIX]")
+    prefix = parts.path.lstrip("/")
+    if prefix:
+        settings["key_prefix"] = prefix if prefix.endswith("/") else prefix + "/"
+    return S3PayloadStore(
+        S3PayloadStoreOptions(
+            bucket=parts.netloc, region=query.get("region"), endpoint_url=query.get("endpoint"), **settings
+        )
+    )
+
+
+def _redis(spec: str, settings: dict[str, Any]) -> PayloadStore:
+    from . import RedisPayloadStore, RedisPayloadStoreOptions
+
+    base, query = _query(spec)
+    if "prefix" in query:
+        settings["key_prefix"] = query["prefix"]
+    if base in ("redis:", "rediss:"):
+        url = os.environ.get(REDIS_ENV)
+        if not url:
+            raise ValueError(f"redis: needs a URL in the {REDIS_ENV} environment variable")
+    else:
+        if urlsplit(base).password:
+            raise ValueError(
+                f"keep passwords off the command line: put the URL in {REDIS_ENV} and use redis:"
+            )
+        url = base
+    return RedisPayloadStore(RedisPayloadStoreOptions(url=url, **settings))

@@ -149,6 +149,9 @@ def find_string_values(
             entered: they cannot hold a value that large.
 
     """
+    if message.DESCRIPTOR.full_name == _STRING_VALUE:  # a StringValue on its own
+        value: wrappers_pb2.StringValue = message  # type: ignore[assignment]
+        return [value] if keep(value) else []
     plan = plan_for(message.DESCRIPTOR)  # type: ignore[arg-type] # upb's Descriptor is the same type at runtime
     found: list[wrappers_pb2.StringValue] = []
     if plan is not None:

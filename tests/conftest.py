@@ -23,7 +23,9 @@ from durabletask_payloads import (
     LargePayloadStorageOptions,
     PayloadStore,
     RedisPayloadStoreOptions,
+    RoutingPayloadStore,
     S3PayloadStoreOptions,
+    by_size,
 )
 
 from .helpers import free_port
@@ -166,7 +168,18 @@ def make_store(
         # A fresh key prefix per store: the server is shared by the whole session.
         prefix = f"t-{uuid.uuid4().hex[:12]}:"
         return RedisPayloadStore(RedisPayloadStoreOptions(url=redis.url, key_prefix=prefix, **common))
+    if kind == "routing":
+        # The example: hot Redis for small payloads, S3 for large ones.
+        hot = make_store("redis", request, tmp_path, options)
+        cold = make_store("s3", request, tmp_path, options)
+        return RoutingPayloadStore(
+            [hot, cold], by_size(hot, cold, boundary=ROUTING_BOUNDARY), options=options
+        )
     raise ValueError(kind)
+
+
+#: Where the "routing" store kind switches from Redis to S3.
+ROUTING_BOUNDARY = 16 * 1024
 
 
 StoreFactory = Callable[[LargePayloadStorageOptions], PayloadStore]
@@ -178,6 +191,7 @@ STORE_KINDS = [
     pytest.param("azure_blob", id="azure_blob", marks=pytest.mark.azurite),
     pytest.param("s3", id="s3", marks=pytest.mark.s3),
     pytest.param("redis", id="redis", marks=pytest.mark.redis),
+    pytest.param("routing", id="routing", marks=[pytest.mark.redis, pytest.mark.s3]),
 ]
 
 

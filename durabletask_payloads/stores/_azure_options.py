@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._options import LargePayloadStorageOptions, check_retry_total, check_seconds
+from .._options import RemoteStoreOptions, check_seconds
 
 __all__ = ["BlobPayloadStoreOptions"]
 
@@ -23,12 +23,15 @@ def _check_container(name: str, value: object) -> str:
 
 
 @dataclass(eq=True)
-class BlobPayloadStoreOptions(LargePayloadStorageOptions):
+class BlobPayloadStoreOptions(RemoteStoreOptions):
     """Settings of :class:`~durabletask_payloads.BlobPayloadStore`.
 
     Give either ``connection_string`` or ``account_url`` (with ``credential``).
     Secrets (the connection string, the credential) are never shown by
     ``repr()`` and never logged.
+
+    Size, compression and retry settings (``retry_total``, ``retry_backoff_seconds``)
+    are those of :class:`~durabletask_payloads.RemoteStoreOptions`.
 
     Attributes:
         container_name: Where payloads are written (created, private, if missing).
@@ -48,12 +51,6 @@ class BlobPayloadStoreOptions(LargePayloadStorageOptions):
         allowed_containers: Further containers whose tokens may be read (for
             example the one .NET workers write to). A token naming any other
             container is refused before any request is made.
-        retry_total: Retries of a transient failure (a connection failure, a
-            timeout, HTTP 408, 429, 500, 502, 503 or 504); other failures are
-            not retried. Default 5.
-        retry_backoff_seconds: The wait before the first retry; each next wait
-            doubles, up to 8 s, and is drawn between half and all of that. With
-            the defaults at most 0.5, 1, 2, 4 and 8 s (15.5 s in all).
         connection_timeout_seconds: Time allowed to connect. Default 10.
         read_timeout_seconds: Time allowed between bytes of a response. Default 60.
 
@@ -67,8 +64,6 @@ class BlobPayloadStoreOptions(LargePayloadStorageOptions):
     api_version: str | None = None
     token_version: str = "v1"  # noqa: S105 - a format version, not a secret
     allowed_containers: tuple[str, ...] = ()
-    retry_total: int = 5
-    retry_backoff_seconds: float = 0.5
     connection_timeout_seconds: float = 10.0
     read_timeout_seconds: float = 60.0
 
@@ -87,5 +82,4 @@ class BlobPayloadStoreOptions(LargePayloadStorageOptions):
             raise ValueError(f"account_url must be an http(s) URL, got {self.account_url!r}")
         if self.token_version not in ("v1", "v2"):
             raise ValueError(f"token_version must be 'v1' or 'v2', got {self.token_version!r}")
-        check_retry_total(self.retry_total)
-        check_seconds(self, "retry_backoff_seconds", "connection_timeout_seconds", "read_timeout_seconds")
+        check_seconds(self, "connection_timeout_seconds", "read_timeout_seconds")

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .._options import LargePayloadStorageOptions, check_key_prefix, check_retry_total, check_seconds
+from .._options import RemoteStoreOptions, check_key_prefix, check_seconds
 
 __all__ = ["RedisPayloadStoreOptions"]
 
 
 @dataclass(eq=True)
-class RedisPayloadStoreOptions(LargePayloadStorageOptions):
+class RedisPayloadStoreOptions(RemoteStoreOptions):
     """Settings of :class:`~durabletask_payloads.RedisPayloadStore`.
 
     Give ``url``, or ``host`` (with ``port``, ``db``, ``username``,
     ``password``, ``ssl``), not both; with neither, ``localhost:6379`` is used.
     The URL and the password are never shown by ``repr()`` and never logged.
+
+    Size, compression and retry settings (``retry_total``, ``retry_backoff_seconds``)
+    are those of :class:`~durabletask_payloads.RemoteStoreOptions`.
 
     Attributes:
         url: A redis-py URL such as ``redis://:password@host:6379/0`` or
@@ -36,12 +39,6 @@ class RedisPayloadStoreOptions(LargePayloadStorageOptions):
             :class:`~durabletask_payloads.PayloadNotFoundError`, so the TTL must
             outlast every orchestration that can still read it, replays
             included. None (the default) keeps payloads until deleted.
-        retry_total: Retries of a transient failure (a connection failure or a
-            timeout); other failures are
-            not retried. Default 5.
-        retry_backoff_seconds: The wait before the first retry; each next wait
-            doubles, up to 8 s, and is drawn between half and all of that. With
-            the defaults at most 0.5, 1, 2, 4 and 8 s (15.5 s in all).
         connect_timeout_seconds: Time allowed to connect. Default 5.
         timeout_seconds: Time allowed for a command's answer. Default 30.
 
@@ -56,8 +53,6 @@ class RedisPayloadStoreOptions(LargePayloadStorageOptions):
     ssl: bool = False
     key_prefix: str = "durabletask-payloads:"
     ttl_seconds: float | None = None
-    retry_total: int = 5
-    retry_backoff_seconds: float = 0.5
     connect_timeout_seconds: float = 5.0
     timeout_seconds: float = 30.0
 
@@ -80,8 +75,7 @@ class RedisPayloadStoreOptions(LargePayloadStorageOptions):
             check_seconds(self, "ttl_seconds")
             if self.ttl_seconds < 0.001:
                 raise ValueError(f"ttl_seconds must be at least 0.001 (1 ms), got {self.ttl_seconds!r}")
-        check_retry_total(self.retry_total)
-        check_seconds(self, "retry_backoff_seconds", "connect_timeout_seconds", "timeout_seconds")
+        check_seconds(self, "connect_timeout_seconds", "timeout_seconds")
 
     @property
     def ttl_milliseconds(self) -> int | None:

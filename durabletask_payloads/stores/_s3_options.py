@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._options import LargePayloadStorageOptions, check_key_prefix, check_retry_total, check_seconds
+from .._options import RemoteStoreOptions, check_key_prefix, check_seconds
 from .._token import is_s3_bucket_name
 
 __all__ = ["S3PayloadStoreOptions"]
@@ -21,11 +21,14 @@ def _check_bucket(name: str, value: object) -> str:
 
 
 @dataclass(eq=True)
-class S3PayloadStoreOptions(LargePayloadStorageOptions):
+class S3PayloadStoreOptions(RemoteStoreOptions):
     """Settings of :class:`~durabletask_payloads.S3PayloadStore`.
 
     Only ``bucket`` is required. Credentials come from the environment by
     default; secrets are never shown by ``repr()`` and never logged.
+
+    Size, compression and retry settings (``retry_total``, ``retry_backoff_seconds``)
+    are those of :class:`~durabletask_payloads.RemoteStoreOptions`.
 
     Attributes:
         bucket: The bucket payloads are written to. It must exist: the store
@@ -56,12 +59,6 @@ class S3PayloadStoreOptions(LargePayloadStorageOptions):
             when the credentials expire.
         allowed_buckets: Further buckets whose tokens may be read. A token
             naming any other bucket is refused before any request is made.
-        retry_total: Retries of a transient failure (a connection failure, a
-            timeout, HTTP 408, 429, 500, 502, 503 or 504); other failures are
-            not retried. Default 5.
-        retry_backoff_seconds: The wait before the first retry; each next wait
-            doubles, up to 8 s, and is drawn between half and all of that. With
-            the defaults at most 0.5, 1, 2, 4 and 8 s (15.5 s in all).
         connect_timeout_seconds: Time allowed to connect. Default 10.
         timeout_seconds: Time allowed for a whole request, body included. Default 60.
 
@@ -77,8 +74,6 @@ class S3PayloadStoreOptions(LargePayloadStorageOptions):
     profile: str | None = None
     credential_provider: Any = field(default=None, repr=False)
     allowed_buckets: tuple[str, ...] = ()
-    retry_total: int = 5
-    retry_backoff_seconds: float = 0.5
     connect_timeout_seconds: float = 10.0
     timeout_seconds: float = 60.0
 
@@ -109,10 +104,8 @@ class S3PayloadStoreOptions(LargePayloadStorageOptions):
             )
         if self.credential_provider is not None and not callable(self.credential_provider):
             raise ValueError("credential_provider must be callable")
-        check_retry_total(self.retry_total)
         check_seconds(
             self,
-            "retry_backoff_seconds",
             "connect_timeout_seconds",
             "timeout_seconds",
         )

@@ -96,6 +96,11 @@ class TestPlans:
     def test_the_string_value_type_itself_has_no_plan(self) -> None:
         assert plan_for(wrappers_pb2.StringValue.DESCRIPTOR) is None
 
+    def test_a_string_value_on_its_own_is_walked(self) -> None:
+        value = wrappers_pb2.StringValue(value="alone")
+        assert find_string_values(value, keep=lambda s: True) == [value]
+        assert find_string_values(value, keep=lambda s: False) == []
+
     def test_plans_are_cached(self) -> None:
         assert plan_for(Node.DESCRIPTOR) is plan_for(Node.DESCRIPTOR)
 
