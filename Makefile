@@ -2,7 +2,7 @@
 #   make demo   the example on the embedded defaults (in-memory backend, filesystem store)
 #   make test   everything the suite needs (Python packages with moto's S3 server, Azurite from npm,
 #               redis-server from apt), then lint, types and tests
-# Other targets: make lint, make bench, make clean.
+# Other targets: make lint, make bench (comparisons with durabletask), make load, make clean.
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check --quiet
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench clean redis-server
+.PHONY: demo test lint bench load clean redis-server
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,10 @@ test: $(VENV)/.test-deps node_modules/.package-lock.json redis-server lint
 
 bench: $(VENV)/.test-deps node_modules/.package-lock.json
 	$(PY) benchmarks/run.py
+
+# 200 orchestrations at once on Azurite (a load run, not a comparison).
+load: $(VENV)/.test-deps node_modules/.package-lock.json
+	$(PY) benchmarks/bench_load.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis

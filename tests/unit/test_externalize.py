@@ -89,6 +89,17 @@ class TestThreshold:
         deexternalize(node, store, use_async=use_async)
         assert node.value.value == original
 
+    def test_empty_strings_stay_even_at_a_one_byte_threshold(self, use_async: bool) -> None:
+        store = _store(threshold=1)
+        node = Node()
+        node.value.value = ""
+        node.values.add(value="a")
+        assert externalize(node, store, use_async=use_async) == 1
+        assert node.HasField("value") and node.value.value == ""
+        assert store.is_known_token(node.values[0].value)
+        assert deexternalize(node, store, use_async=use_async) == 1
+        assert [v.value for v in node.values] == ["a"]
+
     def test_small_message_does_not_touch_the_store(self, use_async: bool) -> None:
         store = _store()
         node = Node()
