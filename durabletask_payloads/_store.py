@@ -32,6 +32,7 @@ __all__ = ["PayloadInfo", "PayloadStore"]
 # Guards the lazy creation of each store's cache and thread pool (stores need not call
 # our __init__, so these cannot be made there).
 _lazy_lock = threading.Lock()
+_DEFAULTS = LargePayloadStorageOptions()
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ class PayloadStore(_upstream.PayloadStore):
         cache: PayloadCache | None = self.__dict__.get("_dtp_cache")
         if cache is None:
             with _lazy_lock:
-                cache = self.__dict__.setdefault("_dtp_cache", PayloadCache(self.options.cache_max_bytes))
+                cache = self.__dict__.setdefault("_dtp_cache", PayloadCache(self._setting("cache_max_bytes")))
         return cache
 
     def _executor(self) -> ThreadPoolExecutor:
@@ -140,10 +141,16 @@ class PayloadStore(_upstream.PayloadStore):
                 executor = self.__dict__.get("_dtp_executor")
                 if executor is None:
                     executor = ThreadPoolExecutor(
-                        max_workers=self.options.max_concurrency, thread_name_prefix="durabletask-payloads"
+                        max_workers=self._setting("max_concurrency"),
+                        thread_name_prefix="durabletask-payloads",
                     )
                     self.__dict__["_dtp_executor"] = executor
         return executor
+
+    def _setting(self, name: str) -> int:
+        # A store written for durabletask's own options class lacks the newer settings: use defaults.
+        value = getattr(self.options, name, None)
+        return value if isinstance(value, int) else int(getattr(_DEFAULTS, name))
 
     def _forget(self, token: str) -> None:
         """Drop *token* from the cache; stores call this when they delete a payload."""
@@ -182,7 +189,7 @@ class PayloadStore(_upstream.PayloadStore):
         """Async twin of :meth:`upload_many` (concurrent tasks instead of threads)."""
         tokens = await gather_bounded(
             [functools.partial(self.upload_async, data, instance_id=instance_id) for data in payloads],
-            self.options.max_concurrency,
+            self._setting("max_concurrency"),
         )
         for token, data in zip(tokens, payloads, strict=True):
             self.cache.put(token, data)
@@ -204,7 +211,8 @@ class PayloadStore(_upstream.PayloadStore):
         """Async twin of :meth:`download_many`."""
         results, missing = self._from_cache(tokens)
         fetched = await gather_bounded(
-            [functools.partial(self.download_async, tokens[i]) for i in missing], self.options.max_concurrency
+            [functools.partial(self.download_async, tokens[i]) for i in missing],
+            self._setting("max_concurrency"),
         )
         return self._fill(tokens, results, missing, fetched)
 

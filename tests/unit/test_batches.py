@@ -207,3 +207,19 @@ class TestPayloadCache:
         assert cache.size == 30
         cache.discard("a")
         assert cache.size == 0
+
+
+class TestStoresWrittenForDurabletasksOptions:
+    def test_a_store_with_durabletasks_own_options_class_gets_the_default_settings(self) -> None:
+        """A store written for durabletask's PayloadStore returns its options class, lacking our fields."""
+        from durabletask.payload import LargePayloadStorageOptions as UpstreamOptions
+
+        class Legacy(InMemoryPayloadStore):
+            @property
+            def options(self) -> LargePayloadStorageOptions:
+                return UpstreamOptions(threshold_bytes=1)  # type: ignore[return-value]
+
+        store = Legacy()
+        tokens = store.upload_many([b"a", b"b"])
+        assert store.download_many(tokens) == [b"a", b"b"]
+        assert store.cache.get(tokens[0]) == b"a"
