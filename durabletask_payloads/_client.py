@@ -16,7 +16,14 @@ from durabletask.internal import orchestrator_service_pb2 as pb
 from . import aio
 from ._hooks import RAW_CALL
 from ._interceptors import PayloadInterceptor
-from ._lifecycle import PurgePlan, child_instances, delete_owned_payloads, with_payloads
+from ._lifecycle import (
+    PurgePlan,
+    child_instances,
+    delete_owned_payloads,
+    read_history,
+    read_history_async,
+    with_payloads,
+)
 from ._store import PayloadStore
 
 __all__ = ["AsyncTaskHubGrpcClient", "TaskHubGrpcClient"]
@@ -111,7 +118,8 @@ class TaskHubGrpcClient(_client.TaskHubGrpcClient):
             state = stub.GetInstance(request, metadata=[RAW_CALL])
             if not state.exists:
                 continue
-            events = _history(stub, instance_id)
+            # RAW_CALL: the tokens as the backend holds them, not the payloads behind them.
+            events = read_history(stub, instance_id, metadata=[RAW_CALL])
             plan.add(instance_id, [state, *events], store)
             pending.extend(child_instances(events))  # even when not recursive: see PurgePlan
         return plan
@@ -130,19 +138,6 @@ class TaskHubGrpcClient(_client.TaskHubGrpcClient):
             if not stub.GetInstance(pb.GetInstanceRequest(instanceId=instance_id), metadata=[RAW_CALL]).exists
         }
         return with_payloads(result, *delete_owned_payloads(store, plan, purged))
-
-
-def _history(stub: Any, instance_id: str) -> list[pb.HistoryEvent]:
-    """Return the instance's history as the backend holds it (tokens, not payloads)."""
-    request = pb.StreamInstanceHistoryRequest(instanceId=instance_id)
-    try:
-        return [
-            event
-            for chunk in stub.StreamInstanceHistory(request, metadata=[RAW_CALL])
-            for event in chunk.events
-        ]
-    except grpc.RpcError:
-        return []  # a backend without history streaming: the state alone is used
 
 
 class AsyncTaskHubGrpcClient(_client.AsyncTaskHubGrpcClient):
@@ -231,15 +226,7 @@ class AsyncTaskHubGrpcClient(_client.AsyncTaskHubGrpcClient):
             state = await stub.GetInstance(request, metadata=[RAW_CALL])
             if not state.exists:
                 continue
-            events: list[pb.HistoryEvent] = []
-            try:
-                history = stub.StreamInstanceHistory(
-                    pb.StreamInstanceHistoryRequest(instanceId=instance_id), metadata=[RAW_CALL]
-                )
-                async for chunk in history:
-                    events.extend(chunk.events)
-            except grpc.RpcError:
-                events = []
+            events = await read_history_async(stub, instance_id, metadata=[RAW_CALL])
             plan.add(instance_id, [state, *events], store)
             pending.extend(child_instances(events))  # even when not recursive: see PurgePlan
         return plan

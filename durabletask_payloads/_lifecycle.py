@@ -11,9 +11,11 @@ still be needed by the parent's history.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
+import grpc
 from durabletask.client import PurgeInstancesResult
 from durabletask.internal import orchestrator_service_pb2 as pb
 from google.protobuf.message import Message
@@ -22,7 +24,16 @@ from ._exceptions import PayloadError, PayloadNotFoundError
 from ._externalize import payload_tokens
 from ._store import PayloadStore
 
-__all__ = ["PayloadPurgeResult", "PurgePlan", "child_instances", "delete_owned_payloads"]
+__all__ = [
+    "PayloadPurgeResult",
+    "PurgePlan",
+    "child_instances",
+    "delete_owned_payloads",
+    "read_history",
+    "read_history_async",
+]
+
+_Metadata = Sequence[tuple[str, str]]
 
 _log = logging.getLogger("durabletask_payloads.lifecycle")
 
@@ -56,10 +67,40 @@ class PurgePlan:
 
     def add(self, instance_id: str, messages: Iterable[Message], store: PayloadStore) -> None:
         """Record the tokens of *store* that *instance_id*'s state and history refer to."""
-        tokens: list[str] = []
+        tokens: dict[str, None] = {}  # ordered and without repeats
         for message in messages:
-            tokens.extend(token for token in payload_tokens(message, store) if token not in tokens)
-        self.references[instance_id] = tokens
+            tokens.update(dict.fromkeys(payload_tokens(message, store)))
+        self.references[instance_id] = list(tokens)
+
+
+def read_history(stub: Any, instance_id: str, metadata: _Metadata = ()) -> list[pb.HistoryEvent]:
+    """Return an instance's history as *stub*'s channel delivers it.
+
+    A backend without history streaming (or any failure of the stream) gives an
+    empty history: callers then go by the instance's state alone.
+    """
+    request = pb.StreamInstanceHistoryRequest(instanceId=instance_id)
+    try:
+        return [
+            event
+            for chunk in stub.StreamInstanceHistory(request, metadata=metadata)
+            for event in chunk.events
+        ]
+    except grpc.RpcError:
+        return []
+
+
+async def read_history_async(stub: Any, instance_id: str, metadata: _Metadata = ()) -> list[pb.HistoryEvent]:
+    """Async twin of :func:`read_history`, for a ``grpc.aio`` stub."""
+    request = pb.StreamInstanceHistoryRequest(instanceId=instance_id)
+    try:
+        return [
+            event
+            async for chunk in stub.StreamInstanceHistory(request, metadata=metadata)
+            for event in chunk.events
+        ]
+    except grpc.RpcError:
+        return []
 
 
 def child_instances(events: Iterable[pb.HistoryEvent]) -> list[str]:
@@ -89,11 +130,9 @@ def delete_owned_payloads(store: PayloadStore, plan: PurgePlan, purged: set[str]
     protected = {
         token for instance, tokens in plan.references.items() if instance not in purged for token in tokens
     }
-    candidates: list[str] = []
-    for instance in purged:
-        candidates.extend(
-            t for t in plan.references.get(instance, ()) if t not in protected and t not in candidates
-        )
+    candidates = dict.fromkeys(
+        token for instance in purged for token in plan.references.get(instance, ()) if token not in protected
+    )
     deleted = kept = 0
     for token in candidates:
         try:

@@ -31,6 +31,7 @@ from durabletask.internal import orchestrator_service_pb2_grpc as stubs
 
 from ._exceptions import InvalidPayloadTokenError, PayloadError, PayloadNotFoundError, PayloadTooLargeError
 from ._externalize import payload_tokens
+from ._lifecycle import read_history
 from ._store import PayloadStore
 
 __all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "create_app"]
@@ -143,15 +144,7 @@ def _read_instance(address: str, instance_id: str) -> tuple[pb.GetInstanceRespon
     with grpc.insecure_channel(address) as channel:
         stub = stubs.TaskHubSidecarServiceStub(channel)  # type: ignore[no-untyped-call]
         state = stub.GetInstance(pb.GetInstanceRequest(instanceId=instance_id, getInputsAndOutputs=True))
-        events: list[pb.HistoryEvent] = []
-        if state.exists:
-            try:
-                for chunk in stub.StreamInstanceHistory(
-                    pb.StreamInstanceHistoryRequest(instanceId=instance_id)
-                ):
-                    events.extend(chunk.events)
-            except grpc.RpcError:
-                pass  # a backend without history streaming: the state alone
+        events = read_history(stub, instance_id) if state.exists else []
     return state, events
 
 

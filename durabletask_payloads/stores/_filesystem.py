@@ -179,9 +179,8 @@ class FileSystemPayloadStore(PayloadStore):
             for path in sorted(shard.iterdir()):
                 if not is_content_name(path.name) or path.name[:2] != shard.name:
                     continue
-                token = format_simple_token(_SCHEME, path.name)
                 try:
-                    header, _, stored_size = self._read(token, body=False)
+                    info = self.inspect(format_simple_token(_SCHEME, path.name))
                 except (PayloadNotFoundError, PayloadIntegrityError):
-                    continue
-                yield record_info(token, header, stored_size)
+                    continue  # deleted since the listing, or not a record of this store
+                yield info
