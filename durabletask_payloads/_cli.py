@@ -276,7 +276,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
     try:
         with store:
             return run(args, store, out, err)
-    except (PayloadError, NotImplementedError) as exc:
+    except PayloadError as exc:
         err.write(f"durabletask-payloads: {exc}\n")
         return 1
     except grpc.RpcError as exc:

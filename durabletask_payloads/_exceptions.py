@@ -2,12 +2,23 @@
 
 ```
 PayloadError
-├── PayloadTooLargeError         a value is above max_stored_payload_bytes
-├── PayloadNotFoundError         a token names a payload the store does not have
-├── PayloadIntegrityError        the stored bytes are not what was written
-├── InvalidPayloadTokenError     a token is malformed or points outside what this store may read
-└── PayloadStoreUnavailableError the store could not be reached, retries exhausted
+├── PayloadTooLargeError          a value to write is above max_stored_payload_bytes (also a ValueError)
+├── PayloadReadLimitError         a stored object is above this reader's max_read_payload_bytes
+├── PayloadNotFoundError          a token names a payload the store does not have
+├── PayloadIntegrityError         the stored bytes are not what was written
+├── InvalidPayloadTokenError      a token is malformed or points outside what this store may read
+│                                 (also a ValueError)
+├── PayloadStoreUnavailableError  transient: the store could not be reached, timed out or throttled,
+│                                 and retries within the budget did not help; trying later may work
+├── PayloadStoreRefusedError      permanent: the store answered and will answer the same again
+│                                 (401/403, a wrong key type, another 4xx): fix the setting
+└── UnsupportedOperationError     the store cannot do this (delete, list...); also a NotImplementedError
 ```
+
+Every class has a ``transient`` attribute: True only for
+:class:`PayloadStoreUnavailableError`. Transient failures are retried (and, on a
+worker, the work item is kept alive for ``outage_budget_seconds``); every other
+failure is permanent and fails at once.
 
 Messages name the token, the size, the limit or the setting involved, and never
 the payload itself or any credential. The classes report ``durabletask_payloads``
@@ -23,8 +34,12 @@ __all__ = [
     "PayloadError",
     "PayloadIntegrityError",
     "PayloadNotFoundError",
+    "PayloadReadLimitError",
+    "PayloadStoreRefusedError",
     "PayloadStoreUnavailableError",
     "PayloadTooLargeError",
+    "UnsupportedOperationError",
+    "store_failure",
 ]
 
 # Tokens come from the backend, i.e. from data: a hostile one could be megabytes long.
@@ -39,11 +54,22 @@ def describe_token(token: str) -> str:
 
 
 class PayloadError(Exception):
-    """Base class of every error raised by durabletask-payloads."""
+    """Base class of every error raised by durabletask-payloads.
+
+    Attributes:
+        transient: Whether trying again later may succeed. False but for
+            :class:`PayloadStoreUnavailableError`.
+
+    """
+
+    transient: bool = False
 
 
-class PayloadTooLargeError(PayloadError):
-    """A payload is larger than the store accepts.
+class PayloadTooLargeError(PayloadError, ValueError):
+    """A payload to write is larger than the store accepts.
+
+    It is also a :class:`ValueError`, as durabletask's built-in store raises one
+    for an oversized payload: code written for it keeps catching ours.
 
     Attributes:
         size: The payload's size in bytes (UTF-8, before compression).
@@ -68,6 +94,39 @@ class PayloadTooLargeError(PayloadError):
 
 def _rebuild_too_large(size: int, limit: int, setting: str) -> PayloadTooLargeError:
     return PayloadTooLargeError(size, limit, setting=setting)
+
+
+class PayloadReadLimitError(PayloadError):
+    """A stored payload is larger than this reader accepts (refused before it is read whole).
+
+    The writer may have a higher limit than this reader (a .NET worker with a
+    raised ``MaxPayloadBytes``): raise ``max_read_payload_bytes`` to read it.
+
+    Attributes:
+        token: The token whose payload was refused.
+        size: The stored or inflated size in bytes, as far as it is known.
+        limit: This reader's limit in bytes.
+        setting: The option that sets ``limit``.
+
+    """
+
+    def __init__(self, token: str, size: int, limit: int, *, setting: str = "max_read_payload_bytes") -> None:
+        self.token = token
+        self.size = size
+        self.limit = limit
+        self.setting = setting
+        super().__init__(
+            f"Stored payload for token {describe_token(token)} is {size:,} bytes or more, above this "
+            f"reader's limit of {limit:,} bytes (LargePayloadStorageOptions.{setting}). If its writer "
+            f"allows larger payloads, raise {setting} on this store's options."
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (_rebuild_read_limit, (self.token, self.size, self.limit, self.setting))
+
+
+def _rebuild_read_limit(token: str, size: int, limit: int, setting: str) -> PayloadReadLimitError:
+    return PayloadReadLimitError(token, size, limit, setting=setting)
 
 
 class PayloadNotFoundError(PayloadError):
@@ -133,14 +192,17 @@ class InvalidPayloadTokenError(PayloadError, ValueError):
 
 
 class PayloadStoreUnavailableError(PayloadError):
-    """The store could not be reached or failed, and retrying did not help.
+    """A transient store failure: it could not be reached, timed out or throttled, and retries did not help.
+
+    Trying again later may succeed. The stores have already retried within
+    their per-request budget (``retry_total``, ``request_timeout_seconds``); a
+    worker keeps the work item alive for ``outage_budget_seconds`` more.
 
     Attributes:
         operation: ``"upload"``, ``"download"``, ``"delete"``...
         target: The token or location involved.
         detail: What failed: an HTTP status and error code, or the kind of failure.
-        transient: Whether trying again later may succeed (connection failures,
-            timeouts, HTTP 408/429/5xx); the stores have already retried those.
+        transient: Always True (kept as an attribute for older callers).
 
     """
 
@@ -148,21 +210,68 @@ class PayloadStoreUnavailableError(PayloadError):
         self.operation = operation
         self.target = target
         self.detail = detail
-        self.transient = transient
+        # An old caller may still pass transient=False: the class says what the failure is.
+        self.transient = True
         super().__init__(
             f"Payload store {operation} of {describe_token(target)} failed: {detail}. "
-            "Check that the store is reachable and the credentials are valid; "
-            "retry settings are on the store's options."
+            "The store could not be reached or was busy. Check that it is reachable; retry settings "
+            "(retry_total, request_timeout_seconds, outage_budget_seconds) are on the store's options."
         )
 
     def __reduce__(self) -> tuple[object, ...]:
-        return (_rebuild_unavailable, (self.operation, self.target, self.detail, self.transient))
+        return (PayloadStoreUnavailableError, (self.operation, self.target, self.detail))
 
 
-def _rebuild_unavailable(
-    operation: str, target: str, detail: str, transient: bool
-) -> PayloadStoreUnavailableError:
-    return PayloadStoreUnavailableError(operation, target, detail, transient=transient)
+class PayloadStoreRefusedError(PayloadError):
+    """A permanent store failure: the store answered, and will answer the same if asked again.
+
+    Authentication and authorization failures (HTTP 401/403), a key of the wrong
+    type, a request the store rejects (another 4xx). Fix the setting it names:
+    retrying does not help.
+
+    Attributes:
+        operation: ``"upload"``, ``"download"``, ``"delete"``...
+        target: The token or location involved.
+        detail: What failed: an HTTP status and error code, or the kind of failure.
+
+    """
+
+    def __init__(self, operation: str, target: str, detail: str) -> None:
+        self.operation = operation
+        self.target = target
+        self.detail = detail
+        super().__init__(
+            f"Payload store {operation} of {describe_token(target)} was refused: {detail}. "
+            "This does not change on retry: check the store's credentials, permissions and settings."
+        )
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (PayloadStoreRefusedError, (self.operation, self.target, self.detail))
+
+
+class UnsupportedOperationError(PayloadError, NotImplementedError):
+    """The store cannot do this (delete, inspect, list...); also a :class:`NotImplementedError`.
+
+    Attributes:
+        store: The store's class name.
+        operation: What was asked of it.
+
+    """
+
+    def __init__(self, store: str, operation: str) -> None:
+        self.store = store
+        self.operation = operation
+        super().__init__(f"{store} does not support {operation}")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (UnsupportedOperationError, (self.store, self.operation))
+
+
+def store_failure(operation: str, target: str, detail: str, *, transient: bool) -> PayloadError:
+    """Return the error for a store failure: unavailable if *transient*, else refused."""
+    if transient:
+        return PayloadStoreUnavailableError(operation, target, detail)
+    return PayloadStoreRefusedError(operation, target, detail)
 
 
 for _cls in (
@@ -171,6 +280,9 @@ for _cls in (
     PayloadNotFoundError,
     PayloadIntegrityError,
     InvalidPayloadTokenError,
+    PayloadReadLimitError,
     PayloadStoreUnavailableError,
+    PayloadStoreRefusedError,
+    UnsupportedOperationError,
 ):
     _cls.__module__ = "durabletask_payloads"

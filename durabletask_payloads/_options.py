@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,16 +12,22 @@ from durabletask.payload import store as _upstream
 from ._token import key_prefix_problem
 
 __all__ = [
+    "MAX_PAYLOAD_BYTES",
     "MAX_THRESHOLD_BYTES",
     "LargePayloadStorageOptions",
     "RemoteStoreOptions",
     "check_key_prefix",
     "check_retry_total",
     "check_seconds",
+    "outage_budget",
+    "read_limit",
 ]
 
 #: The .NET SDK refuses a threshold above 1 MiB; so do we, to stay interchangeable.
 MAX_THRESHOLD_BYTES = 1024 * 1024
+#: A protobuf string (and so any gRPC value) is below 2 GiB: no payload can be larger.
+MAX_PAYLOAD_BYTES = 2**31 - 1
+_DEFAULT_OUTAGE_BUDGET = 300.0
 
 
 def _check_int(name: str, value: object) -> int:
@@ -44,11 +51,36 @@ def check_key_prefix(value: object) -> None:
 
 
 def check_seconds(options: object, *names: str) -> None:
-    """Refuse each field of *options* in *names* unless it is a positive number of seconds."""
+    """Refuse each field of *options* in *names* unless it is a positive, finite number of seconds."""
     for name in names:
         value = getattr(options, name)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-            raise ValueError(f"{name} must be a positive number of seconds, got {value!r}")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or value <= 0
+        ):
+            raise ValueError(f"{name} must be a positive number of seconds (finite), got {value!r}")
+
+
+def read_limit(options: object) -> int:
+    """Return the largest stored payload a store with *options* reads, in bytes (inflated size).
+
+    ``max_read_payload_bytes`` when set, else ``max_stored_payload_bytes``;
+    works for durabletask's own options class too.
+    """
+    value = getattr(options, "max_read_payload_bytes", None)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return int(getattr(options, "max_stored_payload_bytes", 10 * 1024 * 1024))
+
+
+def outage_budget(options: object) -> float:
+    """Return how long a worker keeps a work item alive through transient store failures (seconds)."""
+    value = getattr(options, "outage_budget_seconds", None)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return _DEFAULT_OUTAGE_BUDGET
 
 
 @dataclass(eq=True)
@@ -80,6 +112,17 @@ class LargePayloadStorageOptions(_upstream.LargePayloadStorageOptions):
             so that replays and repeated values are not fetched again. 0
             disables it; default 64 MiB. Safe because a token always names the
             same bytes.
+        max_read_payload_bytes: The largest stored payload this store reads
+            (its inflated size, UTF-8 bytes). None (the default) means
+            ``max_stored_payload_bytes``. Set it higher to read what writers with
+            a higher limit stored (a .NET worker with a raised ``MaxPayloadBytes``);
+            a larger object is refused with
+            :class:`~durabletask_payloads.PayloadReadLimitError` before it is read whole.
+        outage_budget_seconds: How long a worker keeps a work item alive while
+            the store fails transiently (cannot be reached, times out, throttles):
+            its transfers are retried with capped exponential backoff for this
+            long, then the work item fails (non-retriable) with a message naming
+            the outage. Default 300.
 
     """
 
@@ -88,6 +131,8 @@ class LargePayloadStorageOptions(_upstream.LargePayloadStorageOptions):
     enable_compression: bool = True
     max_concurrency: int = 32
     cache_max_bytes: int = 64 * 1024 * 1024
+    max_read_payload_bytes: int | None = None
+    outage_budget_seconds: float = _DEFAULT_OUTAGE_BUDGET
 
     def __post_init__(self) -> None:
         self._validate()
@@ -105,6 +150,19 @@ class LargePayloadStorageOptions(_upstream.LargePayloadStorageOptions):
             raise ValueError(
                 f"max_stored_payload_bytes must be at least threshold_bytes ({threshold:,}), got {maximum:,}"
             )
+        if maximum > MAX_PAYLOAD_BYTES:
+            raise ValueError(
+                f"max_stored_payload_bytes must be at most {MAX_PAYLOAD_BYTES:,} (a protobuf string is "
+                f"below 2 GiB), got {maximum:,}"
+            )
+        if self.max_read_payload_bytes is not None:
+            reading = _check_int("max_read_payload_bytes", self.max_read_payload_bytes)
+            if not maximum <= reading <= MAX_PAYLOAD_BYTES:
+                raise ValueError(
+                    f"max_read_payload_bytes must be None or from max_stored_payload_bytes ({maximum:,}) "
+                    f"to {MAX_PAYLOAD_BYTES:,}, got {reading:,}"
+                )
+        check_seconds(self, "outage_budget_seconds")
         if not isinstance(self.enable_compression, bool):
             raise ValueError(f"enable_compression must be True or False, got {self.enable_compression!r}")
         concurrency = _check_int("max_concurrency", self.max_concurrency)
@@ -132,17 +190,21 @@ class RemoteStoreOptions(LargePayloadStorageOptions):
     Retries); other failures are raised at once.
 
     Attributes:
-        retry_total: Retries of a transient failure. Default 5.
+        retry_total: Retries of a transient failure within one request. Default 5.
         retry_backoff_seconds: The wait before the first retry; each next wait
             doubles, up to 8 s, and is drawn between half and all of that. With
-            the defaults at most 0.5, 1, 2, 4 and 8 s (15.5 s in all).
+            the defaults at most 0.5, 1, 2, 4 and 8 s (15.5 s of waiting in all).
+        request_timeout_seconds: The deadline of one request, all its attempts
+            and waits included: no retry starts after it. Each attempt is also
+            bounded by the store's connect and read timeouts. Default 120.
 
     """
 
     retry_total: int = 5
     retry_backoff_seconds: float = 0.5
+    request_timeout_seconds: float = 120.0
 
     def _validate(self) -> None:
         super()._validate()
         check_retry_total(self.retry_total)
-        check_seconds(self, "retry_backoff_seconds")
+        check_seconds(self, "retry_backoff_seconds", "request_timeout_seconds")

@@ -3,12 +3,16 @@
 Transient (tried again, with exponential backoff and jitter):
     connection failures and timeouts, and HTTP 408, 429, 500, 502, 503 and 504.
 Permanent (raised at once):
-    everything else: 404 (``PayloadNotFoundError``), 403 and other 4xx, failed
-    integrity checks, malformed or refused tokens, authentication failures.
+    everything else: 404 (``PayloadNotFoundError``), 401, 403 and other 4xx
+    (``PayloadStoreRefusedError``), failed integrity checks, malformed or refused
+    tokens, oversized objects.
 
-Stores turn their client's errors into :class:`PayloadError` subclasses, marking
-:class:`PayloadStoreUnavailableError` as transient or not with the rule above,
-and run each request through :func:`retrying` (or :func:`retrying_async`).
+Stores turn their client's errors into :class:`PayloadError` subclasses
+(:func:`~durabletask_payloads._exceptions.store_failure` picks
+:class:`PayloadStoreUnavailableError` for transient failures and
+:class:`PayloadStoreRefusedError` for permanent ones) and run each request
+through :func:`retrying` (or :func:`retrying_async`). A request ends at its
+deadline (``request_timeout_seconds``): no retry starts after it.
 Their clients' own retry machinery is switched off, so that this rule, and
 only it, applies whatever the store.
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -54,17 +59,24 @@ class RetryPolicy:
             doubles, up to ``max_backoff_seconds``. Each wait is drawn between
             half and all of that (jitter, so that workers do not retry in step).
         max_backoff_seconds: The longest single wait.
+        deadline_seconds: No retry starts once this long has passed since the
+            first attempt (inf: no deadline).
 
     """
 
     retries: int = 5
     first_backoff_seconds: float = 0.5
     max_backoff_seconds: float = 8.0
+    deadline_seconds: float = math.inf
 
     @classmethod
     def from_options(cls, options: RemoteStoreOptions) -> RetryPolicy:
-        """Build the policy from a store's ``retry_total`` and ``retry_backoff_seconds`` options."""
-        return cls(retries=options.retry_total, first_backoff_seconds=options.retry_backoff_seconds)
+        """Build the policy from a store's ``retry_total``, ``retry_backoff_seconds`` and deadline."""
+        return cls(
+            retries=options.retry_total,
+            first_backoff_seconds=options.retry_backoff_seconds,
+            deadline_seconds=getattr(options, "request_timeout_seconds", math.inf),
+        )
 
     def backoff(self, attempt: int) -> float:
         """Return the wait before retry number *attempt* (0 for the first retry)."""
@@ -72,40 +84,45 @@ class RetryPolicy:
         return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not cryptography
 
 
-def _give_up(exc: PayloadStoreUnavailableError, attempts: int) -> PayloadStoreUnavailableError:
+def _give_up(
+    exc: PayloadStoreUnavailableError, attempts: int, elapsed: float
+) -> PayloadStoreUnavailableError:
     return PayloadStoreUnavailableError(
-        exc.operation, exc.target, f"{exc.detail}; gave up after {attempts} attempts", transient=exc.transient
+        exc.operation, exc.target, f"{exc.detail}; gave up after {attempts} attempts in {elapsed:.1f} s"
     )
 
 
-def _next_wait(exc: PayloadStoreUnavailableError, attempt: int, policy: RetryPolicy) -> float:
+def _next_wait(exc: PayloadStoreUnavailableError, attempt: int, started: float, policy: RetryPolicy) -> float:
     """Return how long to wait before retrying after failed *attempt* (0-based), or raise."""
-    if not exc.transient or attempt >= policy.retries:
-        if attempt == 0:
-            raise exc
-        raise _give_up(exc, attempt + 1) from exc
+    elapsed = time.monotonic() - started
     wait = policy.backoff(attempt)
+    if attempt >= policy.retries or elapsed + wait >= policy.deadline_seconds:
+        if attempt == 0 and policy.retries == 0:
+            raise exc
+        raise _give_up(exc, attempt + 1, elapsed) from exc
     _log.info("Retry %d of %d in %.2f s: %s", attempt + 1, policy.retries, wait, exc.detail)
     return wait
 
 
 def retrying(call: Callable[[], T], policy: RetryPolicy) -> T:
-    """Call *call*, retrying it while it raises a transient :class:`PayloadStoreUnavailableError`."""
+    """Call *call*, retrying it while it raises :class:`PayloadStoreUnavailableError` (transient)."""
     attempt = 0
+    started = time.monotonic()
     while True:
         try:
             return call()
         except PayloadStoreUnavailableError as exc:
-            time.sleep(_next_wait(exc, attempt, policy))  # backoff between attempts
+            time.sleep(_next_wait(exc, attempt, started, policy))  # backoff between attempts
         attempt += 1
 
 
 async def retrying_async(call: Callable[[], Awaitable[T]], policy: RetryPolicy) -> T:
     """Async twin of :func:`retrying`."""
     attempt = 0
+    started = time.monotonic()
     while True:
         try:
             return await call()
         except PayloadStoreUnavailableError as exc:
-            await asyncio.sleep(_next_wait(exc, attempt, policy))
+            await asyncio.sleep(_next_wait(exc, attempt, started, policy))
         attempt += 1

@@ -25,6 +25,7 @@ from typing_extensions import Self
 
 from ._cache import PayloadCache
 from ._concurrency import gather_bounded, run_bounded
+from ._exceptions import UnsupportedOperationError
 from ._options import LargePayloadStorageOptions
 
 __all__ = ["PayloadInfo", "PayloadStore"]
@@ -232,10 +233,10 @@ class PayloadStore(_upstream.PayloadStore):
         """Delete the payload behind *token*; return False if it was already gone.
 
         Raises:
-            NotImplementedError: The store does not support deletion.
+            UnsupportedOperationError: The store does not support deletion.
 
         """
-        raise NotImplementedError(f"{type(self).__name__} does not support deleting payloads")
+        raise UnsupportedOperationError(type(self).__name__, "deleting payloads")
 
     async def delete_async(self, token: str) -> bool:
         """Async twin of :meth:`delete`."""
@@ -246,19 +247,19 @@ class PayloadStore(_upstream.PayloadStore):
 
         Raises:
             PayloadNotFoundError: Nothing is stored under the token.
-            NotImplementedError: The store cannot describe payloads.
+            UnsupportedOperationError: The store cannot describe payloads.
 
         """
-        raise NotImplementedError(f"{type(self).__name__} does not support inspecting payloads")
+        raise UnsupportedOperationError(type(self).__name__, "inspecting payloads")
 
     def list_payloads(self) -> Iterator[PayloadInfo]:
         """Yield every payload this store holds (for clean-up and tooling).
 
         Raises:
-            NotImplementedError: The store cannot enumerate its payloads.
+            UnsupportedOperationError: The store cannot enumerate its payloads.
 
         """
-        raise NotImplementedError(f"{type(self).__name__} does not support listing payloads")
+        raise UnsupportedOperationError(type(self).__name__, "listing payloads")
 
     def close(self) -> None:
         """Release connections and other resources held by the sync API."""

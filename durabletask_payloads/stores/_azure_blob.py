@@ -36,8 +36,8 @@ from .._exceptions import (
     InvalidPayloadTokenError,
     PayloadError,
     PayloadNotFoundError,
-    PayloadStoreUnavailableError,
     PayloadTooLargeError,
+    store_failure,
 )
 from .._retry import RetryPolicy, is_transient_status, retrying, retrying_async
 from .._store import PayloadInfo, PayloadStore
@@ -81,7 +81,7 @@ def _failure(exc: AzureError, operation: str, target: str) -> PayloadError:
         transient = True  # no answer: could not connect, or the connection broke or timed out
     else:
         transient = is_transient_status(getattr(exc, "status_code", None))
-    return PayloadStoreUnavailableError(operation, target, _describe(exc), transient=transient)
+    return store_failure(operation, target, _describe(exc), transient=transient)
 
 
 class BlobPayloadStore(PayloadStore):

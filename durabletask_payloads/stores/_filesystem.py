@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from .._codec import (
     record_header,
     record_info,
 )
-from .._exceptions import PayloadIntegrityError, PayloadNotFoundError, PayloadStoreUnavailableError
+from .._exceptions import PayloadError, PayloadIntegrityError, PayloadNotFoundError, store_failure
 from .._options import LargePayloadStorageOptions
 from .._store import PayloadInfo, PayloadStore
 from .._token import format_simple_token, is_content_name, parse_simple_token
@@ -26,6 +27,23 @@ from .._token import format_simple_token, is_content_name, parse_simple_token
 __all__ = ["FileSystemPayloadStore"]
 
 _SCHEME = "file"
+
+
+# Failures of the file system that pass: a full disk, an overloaded or briefly
+# unreachable network share. Anything else (permissions, a read-only mount, a
+# path that is not a directory, a symlink loop) stays until someone fixes it.
+_TRANSIENT_ERRNOS = frozenset(
+    getattr(errno, name)
+    for name in ("ENOSPC", "EIO", "ETIMEDOUT", "ESTALE", "EAGAIN", "EBUSY", "EINTR", "ENOLCK", "EDQUOT")
+    if hasattr(errno, name)
+)
+
+
+def _failure(exc: OSError, operation: str, target: str) -> PayloadError:
+    """Classify a file-system error: transient (retried) or permanent (raised at once)."""
+    # strerror, not str(exc): the latter repeats the path, and the target names it already.
+    detail = f"{type(exc).__name__} {errno.errorcode.get(exc.errno or 0, exc.errno)}: {exc.strerror}"
+    return store_failure(operation, target, detail, transient=exc.errno in _TRANSIENT_ERRNOS)
 
 
 class FileSystemPayloadStore(PayloadStore):
@@ -101,7 +119,7 @@ class FileSystemPayloadStore(PayloadStore):
             # Each file is a record (see _codec): one line of JSON metadata, then the body.
             self._write_atomic(path, record_header(encoded, instance_id), encoded.body)
         except OSError as exc:
-            raise PayloadStoreUnavailableError("upload", str(path), f"{type(exc).__name__}: {exc}") from exc
+            raise _failure(exc, "upload", str(path)) from exc
         return token
 
     def _write_atomic(self, path: Path, header: bytes, body: bytes) -> None:
@@ -136,7 +154,7 @@ class FileSystemPayloadStore(PayloadStore):
         except FileNotFoundError:
             raise PayloadNotFoundError(token, f"no file {path}") from None
         except OSError as exc:
-            raise PayloadStoreUnavailableError("download", token, f"{type(exc).__name__}: {exc}") from exc
+            raise _failure(exc, "download", token) from exc
         return parse_record_header(first, token=token, where=str(path)), content, stored_size
 
     def download(self, token: str) -> bytes:

@@ -35,7 +35,7 @@ from .._exceptions import (
     InvalidPayloadTokenError,
     PayloadError,
     PayloadNotFoundError,
-    PayloadStoreUnavailableError,
+    store_failure,
 )
 from .._retry import RetryPolicy, retrying, retrying_async
 from .._store import PayloadInfo, PayloadStore
@@ -65,7 +65,7 @@ def _failure(exc: RedisError, operation: str, target: str) -> PayloadError:
     transient = isinstance(exc, (RedisConnectionError, RedisTimeoutError)) and not isinstance(
         exc, (AuthenticationError, AuthorizationError)
     )
-    return PayloadStoreUnavailableError(operation, target, _describe(exc), transient=transient)
+    return store_failure(operation, target, _describe(exc), transient=transient)
 
 
 class RedisPayloadStore(PayloadStore):

@@ -10,6 +10,7 @@ from .._exceptions import (
     InvalidPayloadTokenError,
     PayloadError,
     PayloadNotFoundError,
+    PayloadStoreRefusedError,
     PayloadStoreUnavailableError,
 )
 from .._options import LargePayloadStorageOptions
@@ -19,7 +20,12 @@ __all__ = ["RoutingPayloadStore", "Selector", "by_size"]
 
 _T = TypeVar("_T")
 # What one store may answer about a token that another store may still have.
-_MISSES = (InvalidPayloadTokenError, PayloadNotFoundError, PayloadStoreUnavailableError)
+_MISSES = (
+    InvalidPayloadTokenError,
+    PayloadNotFoundError,
+    PayloadStoreUnavailableError,
+    PayloadStoreRefusedError,
+)
 
 #: Picks the store for a payload from its bytes and instance; None keeps the value inline.
 Selector = Callable[[bytes, "str | None"], "PayloadStore | None"]
@@ -129,7 +135,7 @@ class RoutingPayloadStore(PayloadStore):
     @staticmethod
     def _worst(errors: list[PayloadError]) -> PayloadError:
         # A store that failed may hold the payload: say so rather than "not found".
-        for kind in (PayloadStoreUnavailableError, PayloadNotFoundError):
+        for kind in (PayloadStoreUnavailableError, PayloadStoreRefusedError, PayloadNotFoundError):
             for error in errors:
                 if isinstance(error, kind):
                     return error

@@ -33,8 +33,8 @@ from .._exceptions import (
     InvalidPayloadTokenError,
     PayloadError,
     PayloadNotFoundError,
-    PayloadStoreUnavailableError,
     PayloadTooLargeError,
+    store_failure,
 )
 from .._retry import RetryPolicy, is_transient_status, retrying
 from .._store import PayloadInfo, PayloadStore
@@ -91,7 +91,7 @@ def _failure(exc: Exception, operation: str, target: str) -> PayloadError:
     status = _status(exc)
     # Without an HTTP answer it was a connection failure or a timeout, unless obstore names a cause.
     transient = is_transient_status(status) if status is not None else not isinstance(exc, _PERMANENT)
-    return PayloadStoreUnavailableError(operation, target, _describe(exc), transient=transient)
+    return store_failure(operation, target, _describe(exc), transient=transient)
 
 
 class S3PayloadStore(PayloadStore):

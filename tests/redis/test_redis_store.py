@@ -16,6 +16,7 @@ import redis
 from durabletask_payloads import (
     PayloadIntegrityError,
     PayloadNotFoundError,
+    PayloadStoreRefusedError,
     PayloadStoreUnavailableError,
     RedisPayloadStore,
     RedisPayloadStoreOptions,
@@ -236,7 +237,7 @@ class TestServerErrors:
         kept = store.upload(b"written before the server filled up")
         raw.config_set("maxmemory", "1")
         try:
-            with pytest.raises(PayloadStoreUnavailableError, match="OutOfMemoryError") as info:
+            with pytest.raises(PayloadStoreRefusedError, match="OutOfMemoryError") as info:
                 store.upload(b"one payload too many")
             assert "used memory" not in str(info.value)  # the server's own text stays out
             assert store.download(kept) == b"written before the server filled up"
@@ -249,7 +250,7 @@ class TestServerErrors:
         token = store.upload(b"fine")
         raw.delete(_key(token))
         raw.hset(_key(token), "field", "value")
-        with pytest.raises(PayloadStoreUnavailableError, match="ResponseError WRONGTYPE"):
+        with pytest.raises(PayloadStoreRefusedError, match="ResponseError WRONGTYPE"):
             store.download(token)
 
 
@@ -277,7 +278,7 @@ class TestSecrets:
                 with pytest.raises(PayloadNotFoundError):
                     store.download(token[:-32] + "0" * 32)
                 wrong = dataclasses.replace(store.options, url=url.replace("hunter2", "wrong"))
-                with RedisPayloadStore(wrong) as refused, pytest.raises(PayloadStoreUnavailableError) as info:
+                with RedisPayloadStore(wrong) as refused, pytest.raises(PayloadStoreRefusedError) as info:
                     refused.download(token)
         finally:
             authed = redis.Redis.from_url(f"redis://:hunter2-secret@127.0.0.1:{redis_server.port}/0")

@@ -20,6 +20,7 @@ from durabletask_payloads import (
     PayloadIntegrityError,
     PayloadNotFoundError,
     PayloadStore,
+    PayloadStoreRefusedError,
     PayloadStoreUnavailableError,
 )
 from durabletask_payloads._retry import TRANSIENT_HTTP_STATUS, RetryPolicy, is_transient_status
@@ -169,7 +170,7 @@ class TestPermanentFailuresAreNot:
         token = proxied.store.upload(b"forbidden later", instance_id="i")
         proxied.proxy.inject("GET", 1, status=403)
         before = proxied.proxy.count("GET")
-        with pytest.raises(PayloadStoreUnavailableError, match="403") as info:
+        with pytest.raises(PayloadStoreRefusedError, match="403") as info:
             proxied.store.download(token)
         assert not info.value.transient
         assert "gave up" not in str(info.value)
@@ -208,7 +209,7 @@ class TestRedis:
 
         url = redis_server.url.replace("redis://", "redis://nobody:wrong@")  # type: ignore[attr-defined]
         options = RedisPayloadStoreOptions(url=url, **FAST)  # type: ignore[arg-type]
-        with RedisPayloadStore(options) as store, pytest.raises(PayloadStoreUnavailableError) as info:
+        with RedisPayloadStore(options) as store, pytest.raises(PayloadStoreRefusedError) as info:
             store.download("redis:v1:durabletask-payloads:" + "0" * 32)
         assert not info.value.transient
         assert "gave up" not in str(info.value)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from durabletask_payloads import PayloadStoreUnavailableError, S3PayloadStore, S3PayloadStoreOptions
+from durabletask_payloads import PayloadStoreRefusedError, S3PayloadStore, S3PayloadStoreOptions
 
 pytestmark = pytest.mark.s3
 
@@ -91,6 +91,6 @@ def test_conditional_put_outcomes(scripted: ScriptedS3, statuses: list[int], put
 
 def test_a_conflict_that_does_not_end_is_an_error(scripted: ScriptedS3) -> None:
     scripted.statuses = [409] * 4
-    with _store(scripted) as store, pytest.raises(PayloadStoreUnavailableError, match=r"HTTP 409"):
+    with _store(scripted) as store, pytest.raises(PayloadStoreRefusedError, match=r"HTTP 409"):
         store.upload(b"payload", instance_id="i")
     assert len(scripted.conditions) == 4
