@@ -5,15 +5,20 @@ The async twin, with the same class name, is in :mod:`durabletask_payloads.aio`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import grpc
 from google.protobuf.message import Message
 
+from ._dispatch import WorkItemDispatcher
 from ._externalize import deexternalize_payloads, externalize_payloads
-from ._hooks import WORK_ITEMS, Hooks, method_name
+from ._hooks import WORK_ITEMS, Hooks, as_payload_error, method_name
 from ._store import PayloadStore
+from ._workitems import OutageClock
+
+_log = logging.getLogger("durabletask_payloads.interceptors")
 
 __all__ = ["PayloadInterceptor", "payload_interceptors"]
 
@@ -57,9 +62,15 @@ class PayloadInterceptor(
     other services pass through untouched. ``GetWorkItemsRequest`` gains
     ``WORKER_CAPABILITY_LARGE_PAYLOADS``.
 
+    Work items are resolved off the stream (see :mod:`durabletask_payloads._dispatch`):
+    an item that needs no download is handed on at once, the others when their
+    downloads are done, so one slow payload never holds up another item.
+
     A client call whose payload cannot be stored raises the
-    :class:`~durabletask_payloads.PayloadError` before anything is sent. A
-    worker completion or work item that cannot be stored or resolved becomes a
+    :class:`~durabletask_payloads.PayloadError` before anything is sent (after the
+    store's own retries). On a worker, a transient store failure is waited out
+    for ``outage_budget_seconds`` (the work item is held and its transfers
+    retried); a permanent failure, or an outage longer than that, becomes a
     non-retriable failure of that orchestration, activity or entity operation,
     so nothing hangs and nothing is retried forever.
 
@@ -74,34 +85,44 @@ class PayloadInterceptor(
     def __init__(self, store: PayloadStore) -> None:
         self._store = store
         self._hooks = Hooks()
+        self._dispatcher = WorkItemDispatcher(store, self._hooks, workers=store._setting("max_concurrency"))
 
     @property
     def store(self) -> PayloadStore:
         """The payload store this interceptor uses."""
         return self._store
 
+    def close(self) -> None:
+        """Stop waiting out store outages for held work items (the worker is stopping)."""
+        self._dispatcher.close()
+
     def _send(self, method: str, request: Any) -> Any:
         plan = self._hooks.plan_send(method, request)
         if plan.replacement is not None:
             return plan.replacement
-        if plan.externalize:
+        if not plan.externalize:
+            return request
+        clock = OutageClock.for_store(self._store)
+        while True:
             try:
                 externalize_payloads(request, self._store, instance_id=plan.scope)
+                return request
             except Exception as exc:  # any failure of a completion must become a failed result
                 if plan.completion is None:
                     raise
-                return self._hooks.failed_completion(plan.completion, request, plan.entry, exc)
-        return request
+                error = as_payload_error(exc, "upload")
+                wait = clock.next_wait(error)
+                if wait is None:
+                    final = clock.final_error(error) if error is exc else exc
+                    return self._hooks.failed_completion(plan.completion, request, plan.entry, final)
+                # The result is held, not abandoned: durabletask.testing's backend drops abandoned
+                # activity items, and any backend would run the activity again.
+                _log.warning("%s held: store unavailable, retrying in %.1f s: %s", method, wait, error)
+                if self._dispatcher.wait_closed(wait):
+                    raise error from exc  # the worker is stopping: leave the item to the backend
 
     def _resolve(self, message: Message) -> None:
         deexternalize_payloads(message, self._store)
-
-    def _resolve_work_item(self, item: Any) -> None:
-        self._hooks.admit(item)
-        try:
-            deexternalize_payloads(item, self._store)
-        except Exception as exc:  # noqa: BLE001 - any failure must fail the item, not the stream
-            self._hooks.poison(item, exc)
 
     def _resolve_unary(self, call: Any) -> Any:
         try:
@@ -111,8 +132,10 @@ class PayloadInterceptor(
         self._resolve(response)
         return call
 
-    def _stream(self, method: str, call: Any) -> _ResolvingStream:
-        return _ResolvingStream(call, self._resolve_work_item if method == WORK_ITEMS else self._resolve)
+    def _stream(self, method: str, call: Any) -> Any:
+        if method == WORK_ITEMS:
+            return self._dispatcher.open(call)
+        return _ResolvingStream(call, self._resolve)
 
     def intercept_unary_unary(
         self, continuation: _Continuation, client_call_details: grpc.ClientCallDetails, request: Any

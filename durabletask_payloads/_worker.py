@@ -51,6 +51,12 @@ class TaskHubGrpcWorker(_worker.TaskHubGrpcWorker):
         if payload_store is not None:
             self.add_capability(pb.WORKER_CAPABILITY_LARGE_PAYLOADS)
 
+    def stop(self) -> None:
+        """Stop the worker, and stop waiting out store outages for the work items it holds."""
+        super().stop()
+        if self._payload_interceptor is not None:
+            self._payload_interceptor.close()
+
     @property
     def payload_store(self) -> PayloadStore | None:
         """The store large payloads go to, or None."""

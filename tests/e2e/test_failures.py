@@ -7,6 +7,7 @@ must complete: one bad payload never takes the worker down.
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -184,19 +185,33 @@ class TestUnresolvableTokens:
         after = limited.raw.get_entity(entity, include_state=True)
         assert after is not None and after.get_state() == token
 
-    def test_store_unreachable_fails_the_work_item_and_recovers(self, backend: Backend) -> None:
-        class Offline(CountingStore):
-            offline = False
+    def test_a_store_outage_within_the_budget_is_waited_out(self, backend: Backend) -> None:
+        """Transient failures keep the work item alive: retried, then completed once the store is back."""
+        store = Offline(_store(), refusals_before_signal=2)
+        env = start_env("outage-short", store, backend.address)
+        try:
+            instance_id = env.start(wf.wait_for_event, BIG)
+            env.client.wait_for_orchestration_start(instance_id, timeout=30)
+            store.offline = True
+            with dt_client.TaskHubGrpcClient(host_address=backend.address) as raw:
+                raw.raise_orchestration_event(instance_id, "payload", data="go")
+                assert store.refused_enough.wait(60), "the work item never asked the store"
+                store.offline = False
+                state = raw.wait_for_orchestration_completion(instance_id, timeout=60)
+            assert state is not None
+            assert state.runtime_status == dt_client.OrchestrationStatus.COMPLETED, state.failure_details
+            assert store.refusals >= 2  # the outage was hit, and retried through
+            _worker_still_serves(env)
+        finally:
+            stop_env(env)
 
-            def download_many(self, tokens: Sequence[str]) -> list[bytes]:
-                if self.offline:
-                    raise PayloadStoreUnavailableError(
-                        "download", tokens[0], "connection refused after 5 attempts"
-                    )
-                return super().download_many(tokens)
-
-        store = Offline(_store())
-        env = start_env("offline", store, backend.address)
+    def test_an_outage_longer_than_the_budget_fails_non_retriably(self, backend: Backend) -> None:
+        """Past outage_budget_seconds the item fails, with a message naming the outage and the setting."""
+        options = LargePayloadStorageOptions(
+            threshold_bytes=1024, max_stored_payload_bytes=50_000, outage_budget_seconds=2
+        )
+        store = Offline(InMemoryPayloadStore(options), refusals_before_signal=1)
+        env = start_env("outage-long", store, backend.address)
         try:
             instance_id = env.start(wf.wait_for_event, BIG)
             env.client.wait_for_orchestration_start(instance_id, timeout=30)
@@ -207,11 +222,34 @@ class TestUnresolvableTokens:
             assert state is not None and state.runtime_status == FAILED
             assert state.failure_details is not None
             assert state.failure_details.error_type == "durabletask_payloads.PayloadStoreUnavailableError"
-            assert "connection refused after 5 attempts" in state.failure_details.message
+            message = state.failure_details.message
+            assert "connection refused after 5 attempts" in message
+            assert "outage_budget_seconds (2 s)" in message
+            assert store.refusals >= 2  # retried before giving up
+            assert _non_retriable_failures(env, instance_id)[-1][1] is True
             store.offline = False
             _worker_still_serves(env)
         finally:
             stop_env(env)
+
+
+class Offline(CountingStore):
+    """A store whose downloads fail as transient outages while ``offline`` is set; counts refusals."""
+
+    def __init__(self, inner: InMemoryPayloadStore, *, refusals_before_signal: int) -> None:
+        super().__init__(inner)
+        self.offline = False
+        self.refusals = 0
+        self._signal_at = refusals_before_signal
+        self.refused_enough = threading.Event()
+
+    def download_many(self, tokens: Sequence[str]) -> list[bytes]:
+        if self.offline:
+            self.refusals += 1
+            if self.refusals >= self._signal_at:
+                self.refused_enough.set()
+            raise PayloadStoreUnavailableError("download", tokens[0], "connection refused after 5 attempts")
+        return super().download_many(tokens)
 
 
 def test_our_stores_work_with_durabletasks_builtin_worker_and_client(

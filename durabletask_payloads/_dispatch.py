@@ -1,0 +1,256 @@
+"""The sync ``GetWorkItems`` stream: read at once, resolved off the stream, handed on when ready.
+
+durabletask's worker reads the work-item stream on one thread and submits each
+item to its executor. If that thread waited for an item's downloads, every
+other item would wait behind it, and after ``silent_disconnect_timeout_seconds``
+without an item the worker would cancel the stream, dropping whatever it had
+read (the in-memory backend never redelivers those). So this module reads the
+gRPC stream on a thread of its own, hands on at once the items that need no
+download, resolves the others on worker threads (see :mod:`._workitems` for the
+rules), and keeps a health ping flowing while it holds items.
+
+A :class:`WorkItemDispatcher` belongs to one interceptor, so it outlives a
+stream: items still being resolved when their stream is cancelled are handed
+to the worker's next stream instead of being lost (a completion token is not
+tied to a stream).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Hashable
+from dataclasses import dataclass
+from typing import Any
+
+from durabletask.internal import orchestrator_service_pb2 as pb
+
+from ._exceptions import PayloadError
+from ._externalize import deexternalize_payloads
+from ._hooks import Hooks, as_payload_error
+from ._store import PayloadStore
+from ._workitems import HEALTH_PING_SECONDS, OutageClock, Sequencer, health_ping, needs_download, order_key
+
+__all__ = ["WorkItemDispatcher"]
+
+_log = logging.getLogger("durabletask_payloads.interceptors")
+
+
+@dataclass(frozen=True)
+class _End:
+    """The underlying stream ended: normally (error None) or with *error*."""
+
+    error: BaseException | None
+
+
+class WorkItemDispatcher:
+    """Resolves work items off their stream and hands them to the stream that is open.
+
+    Args:
+        store: Where the payloads are.
+        hooks: The interceptor's rules (admit, poison).
+        workers: Threads that resolve items needing downloads.
+
+    """
+
+    def __init__(self, store: PayloadStore, hooks: Hooks, *, workers: int) -> None:
+        self._store = store
+        self._hooks = hooks
+        self._sequencer = Sequencer()
+        self._workers = workers
+        self._jobs: queue.SimpleQueue[tuple[pb.WorkItem, Hashable | None]] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._outlet: queue.Queue[Any] | None = None
+        self._backlog: list[pb.WorkItem] = []
+        self._held = 0  # items taken and not yet handed on
+        self._closed = threading.Event()
+
+    @property
+    def held(self) -> int:
+        """Work items taken from a stream and not yet handed on."""
+        return self._held
+
+    def open(self, call: Any) -> WorkItemStream:
+        """Start reading *call* (a ``GetWorkItems`` response stream); return what the worker iterates."""
+        return WorkItemStream(self, call)
+
+    def wait_closed(self, seconds: float) -> bool:
+        """Wait up to *seconds* (a retry's backoff); return True at once if :meth:`close` was called."""
+        return self._closed.wait(seconds)
+
+    def close(self) -> None:
+        """Stop retrying; items still held are dropped (the backend's own timeouts redeliver them)."""
+        self._closed.set()
+        for _ in self._threads:
+            self._jobs.put((pb.WorkItem(), None))  # wakes each worker thread, which then sees closed
+
+    # -- the stream side ---------------------------------------------------------------
+
+    def _attach(self, outlet: queue.Queue[Any]) -> None:
+        with self._lock:
+            self._outlet = outlet
+            backlog, self._backlog = self._backlog, []
+        for item in backlog:
+            outlet.put(item)
+        if backlog:
+            _log.info("Handing %d resolved work item(s) to the new work-item stream", len(backlog))
+
+    def _detach(self, outlet: queue.Queue[Any], *, salvage: bool) -> None:
+        """Stop handing items to *outlet*; with *salvage*, keep what it still holds for the next stream."""
+        with self._lock:
+            if self._outlet is outlet:
+                self._outlet = None
+            if not salvage:
+                return
+            while True:
+                try:
+                    entry = outlet.get_nowait()
+                except queue.Empty:
+                    break
+                if isinstance(entry, pb.WorkItem) and not entry.HasField("healthPing"):
+                    self._backlog.append(entry)
+
+    def take(self, item: pb.WorkItem) -> None:
+        """Accept one item read from the stream (on the reader thread)."""
+        if item.WhichOneof("request") in (None, "healthPing"):
+            self._deliver(item, held=False)
+            return
+        self._hooks.admit(item)
+        with self._lock:
+            self._held += 1
+        key = order_key(item)
+        if self._sequencer.enter(key, item):
+            self._start(item, key)
+
+    # -- resolution --------------------------------------------------------------------
+
+    def _start(self, item: pb.WorkItem, key: Hashable | None) -> None:
+        try:
+            slow = needs_download(item, self._store)
+        except Exception:  # noqa: BLE001 - a token the store cannot even list: resolution will say why
+            slow = True
+        if not slow:
+            try:
+                deexternalize_payloads(item, self._store)  # from the cache: no I/O
+            except Exception:  # noqa: BLE001 - a store that did I/O after all: retry off the stream
+                _log.debug("Cached resolution failed; resolving off the stream", exc_info=True)
+            else:
+                self._finish(item, key)
+                return
+        self._ensure_threads()
+        self._jobs.put((item, key))
+
+    def _ensure_threads(self) -> None:
+        if len(self._threads) >= self._workers:
+            return
+        with self._lock:
+            while len(self._threads) < self._workers:
+                # Daemon threads: one stuck in a frozen store's read must not hold up interpreter exit.
+                thread = threading.Thread(
+                    target=self._work, name=f"durabletask-payloads-resolve-{len(self._threads)}", daemon=True
+                )
+                thread.start()
+                self._threads.append(thread)
+
+    def _work(self) -> None:
+        while not self._closed.is_set():
+            item, key = self._jobs.get()
+            if self._closed.is_set() or not self._resolve(item):
+                return
+            self._finish(item, key)
+
+    def _resolve(self, item: pb.WorkItem) -> bool:
+        """Resolve *item* in place, retrying transient failures within the outage budget, else poison it.
+
+        Returns False when the dispatcher closed meanwhile: the item is dropped, not failed (the
+        worker is stopping, and the backend's own timeouts hand the item out again).
+        """
+        clock = OutageClock.for_store(self._store)
+        while True:
+            try:
+                deexternalize_payloads(item, self._store)
+                return True
+            except Exception as exc:  # noqa: BLE001 - any failure must fail the item, not the stream
+                error = as_payload_error(exc, "download")
+                wait = clock.next_wait(error)
+                if wait is None:
+                    self._hooks.poison(item, clock.final_error(error) if error is exc else exc)
+                    return True
+                _log.warning(
+                    "Work item payloads unavailable (attempt %d), retrying in %.1f s: %s",
+                    clock.attempts,
+                    wait,
+                    _brief(error),
+                )
+                if self._closed.wait(wait):  # backoff, cut short when the worker stops
+                    return False
+
+    def _finish(self, item: pb.WorkItem, key: Hashable | None) -> None:
+        self._deliver(item, held=True)
+        following = self._sequencer.leave(key)
+        if following is not None:
+            self._start(following, key)
+
+    def _deliver(self, item: pb.WorkItem, *, held: bool) -> None:
+        with self._lock:
+            if held:
+                self._held -= 1
+            if self._outlet is not None:
+                self._outlet.put(item)
+            elif held:
+                self._backlog.append(item)
+
+
+def _brief(error: PayloadError) -> str:
+    detail = getattr(error, "detail", None)
+    return str(detail) if detail else type(error).__name__
+
+
+class WorkItemStream:
+    """What the worker iterates instead of the ``GetWorkItems`` call; everything else is the call's."""
+
+    def __init__(self, dispatcher: WorkItemDispatcher, call: Any) -> None:
+        self._dispatcher = dispatcher
+        self._call = call
+        self._outlet: queue.Queue[Any] = queue.Queue()
+        dispatcher._attach(self._outlet)
+        self._reader = threading.Thread(target=self._read, name="durabletask-payloads-stream", daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        end: BaseException | None = None
+        try:
+            for item in self._call:
+                self._dispatcher.take(item)
+        except BaseException as exc:  # noqa: BLE001 - handed to the worker's reader, as gRPC raised it
+            end = exc
+        self._dispatcher._detach(self._outlet, salvage=False)
+        self._outlet.put(_End(end))
+
+    def __iter__(self) -> WorkItemStream:
+        return self
+
+    def __next__(self) -> pb.WorkItem:
+        while True:
+            try:
+                entry = self._outlet.get(timeout=HEALTH_PING_SECONDS)
+            except queue.Empty:
+                if self._dispatcher.held:
+                    return health_ping()  # items are held for downloads: the stream is alive
+                continue
+            if isinstance(entry, _End):
+                self._outlet.put(entry)  # stay ended for any later call
+                if entry.error is None:
+                    raise StopIteration
+                raise entry.error
+            return entry  # type: ignore[no-any-return]
+
+    def cancel(self) -> Any:
+        """Cancel the call; items not yet handed on go to the worker's next stream."""
+        self._dispatcher._detach(self._outlet, salvage=True)
+        return self._call.cancel()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._call, name)
