@@ -21,27 +21,26 @@ import logging
 import queue
 import threading
 from collections.abc import Hashable
-from dataclasses import dataclass
 from typing import Any
 
 from durabletask.internal import orchestrator_service_pb2 as pb
 
-from ._exceptions import PayloadError
 from ._externalize import deexternalize_payloads
-from ._hooks import Hooks, as_payload_error
+from ._hooks import Hooks
 from ._store import PayloadStore
-from ._workitems import HEALTH_PING_SECONDS, OutageClock, Sequencer, health_ping, needs_download, order_key
+from ._workitems import (
+    HEALTH_PING_SECONDS,
+    End,
+    OutageClock,
+    Sequencer,
+    health_ping,
+    needs_download,
+    order_key,
+)
 
 __all__ = ["WorkItemDispatcher"]
 
 _log = logging.getLogger("durabletask_payloads.interceptors")
-
-
-@dataclass(frozen=True)
-class _End:
-    """The underlying stream ended: normally (error None) or with *error*."""
-
-    error: BaseException | None
 
 
 class WorkItemDispatcher:
@@ -173,17 +172,10 @@ class WorkItemDispatcher:
                 deexternalize_payloads(item, self._store)
                 return True
             except Exception as exc:  # noqa: BLE001 - any failure must fail the item, not the stream
-                error = as_payload_error(exc, "download")
-                wait = clock.next_wait(error)
+                wait, error = clock.decide(exc, "download")
                 if wait is None:
-                    self._hooks.poison(item, clock.final_error(error) if error is exc else exc)
+                    self._hooks.poison(item, error)
                     return True
-                _log.warning(
-                    "Work item payloads unavailable (attempt %d), retrying in %.1f s: %s",
-                    clock.attempts,
-                    wait,
-                    _brief(error),
-                )
                 if self._closed.wait(wait):  # backoff, cut short when the worker stops
                     return False
 
@@ -201,11 +193,6 @@ class WorkItemDispatcher:
                 self._outlet.put(item)
             elif held:
                 self._backlog.append(item)
-
-
-def _brief(error: PayloadError) -> str:
-    detail = getattr(error, "detail", None)
-    return str(detail) if detail else type(error).__name__
 
 
 class WorkItemStream:
@@ -227,7 +214,7 @@ class WorkItemStream:
         except BaseException as exc:  # noqa: BLE001 - handed to the worker's reader, as gRPC raised it
             end = exc
         self._dispatcher._detach(self._outlet, salvage=False)
-        self._outlet.put(_End(end))
+        self._outlet.put(End(end))
 
     def __iter__(self) -> WorkItemStream:
         return self
@@ -240,7 +227,7 @@ class WorkItemStream:
                 if self._dispatcher.held:
                     return health_ping()  # items are held for downloads: the stream is alive
                 continue
-            if isinstance(entry, _End):
+            if isinstance(entry, End):
                 self._outlet.put(entry)  # stay ended for any later call
                 if entry.error is None:
                     raise StopIteration

@@ -14,7 +14,7 @@ from google.protobuf.message import Message
 
 from ._dispatch import WorkItemDispatcher
 from ._externalize import deexternalize_payloads, externalize_payloads
-from ._hooks import WORK_ITEMS, Hooks, as_payload_error, method_name
+from ._hooks import WORK_ITEMS, Hooks, method_name
 from ._store import PayloadStore
 from ._workitems import OutageClock
 
@@ -110,16 +110,13 @@ class PayloadInterceptor(
             except Exception as exc:  # any failure of a completion must become a failed result
                 if plan.completion is None:
                     raise
-                error = as_payload_error(exc, "upload")
-                wait = clock.next_wait(error)
-                if wait is None:
-                    final = clock.final_error(error) if error is exc else exc
-                    return self._hooks.failed_completion(plan.completion, request, plan.entry, final)
                 # The result is held, not abandoned: durabletask.testing's backend drops abandoned
                 # activity items, and any backend would run the activity again.
-                _log.warning("%s held: store unavailable, retrying in %.1f s: %s", method, wait, error)
+                wait, error = clock.decide(exc, "upload")
+                if wait is None:
+                    return self._hooks.failed_completion(plan.completion, request, plan.entry, error)
                 if self._dispatcher.wait_closed(wait):
-                    raise error from exc  # the worker is stopping: leave the item to the backend
+                    raise  # the worker is stopping: leave the item to the backend
 
     def _resolve(self, message: Message) -> None:
         deexternalize_payloads(message, self._store)

@@ -53,7 +53,7 @@ class TaskHubGrpcWorker(_worker.TaskHubGrpcWorker):
 
     def stop(self) -> None:
         """Stop the worker, and stop waiting out store outages for the work items it holds."""
-        super().stop()
+        super().stop()  # type: ignore[no-untyped-call]
         if self._payload_interceptor is not None:
             self._payload_interceptor.close()
 

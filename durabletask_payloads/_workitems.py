@@ -19,6 +19,7 @@ Sans-IO rules shared by the sync dispatcher (:mod:`._dispatch`, threads) and the
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -31,10 +32,21 @@ from durabletask.internal import orchestrator_service_pb2 as pb
 
 from ._exceptions import PayloadError, PayloadStoreUnavailableError
 from ._externalize import payload_tokens
+from ._hooks import as_payload_error
 from ._options import outage_budget
 from ._store import PayloadStore
 
-__all__ = ["HEALTH_PING_SECONDS", "OutageClock", "Sequencer", "health_ping", "needs_download", "order_key"]
+__all__ = [
+    "HEALTH_PING_SECONDS",
+    "End",
+    "OutageClock",
+    "Sequencer",
+    "health_ping",
+    "needs_download",
+    "order_key",
+]
+
+_log = logging.getLogger("durabletask_payloads.interceptors")
 
 #: While items are held for downloads, the stream's reader is given a health ping this often, so
 #: that durabletask's worker never sees the silence (120 s by default) after which it reconnects.
@@ -43,6 +55,13 @@ HEALTH_PING_SECONDS = 20.0
 # Backoff between attempts of one work item while its store is out: 1, 2, 4 ... up to 30 s.
 _FIRST_BACKOFF = 1.0
 _MAX_BACKOFF = 30.0
+
+
+@dataclass(frozen=True)
+class End:
+    """The underlying stream ended: normally (error None) or with *error*."""
+
+    error: BaseException | None
 
 
 def order_key(item: pb.WorkItem) -> Hashable | None:
@@ -104,6 +123,26 @@ class OutageClock:
         if now + wait - self.started > self.budget_seconds:
             return None
         return wait
+
+    def decide(self, exc: BaseException, operation: str) -> tuple[float | None, BaseException]:
+        """After a failed attempt: ``(wait, exc)`` to try again after *wait* s, or ``(None, error)`` to fail.
+
+        The error to fail with is *exc* itself for unexpected exceptions (the
+        hooks log their traceback), else the payload error, extended with the
+        outage's length when the budget ran out.
+        """
+        error = as_payload_error(exc, operation)
+        wait = self.next_wait(error)
+        if wait is not None:
+            _log.warning(
+                "Payload %s unavailable (attempt %d), retrying in %.1f s: %s",
+                operation,
+                self.attempts,
+                wait,
+                getattr(error, "detail", None) or type(error).__name__,
+            )
+            return wait, exc
+        return None, (self.final_error(error) if error is exc else exc)
 
     def final_error(self, error: PayloadError) -> PayloadError:
         """Return the error a work item fails with once retrying ends on *error*."""

@@ -12,17 +12,31 @@ and state, and hands out one small adapter per call type
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+import asyncio
+import logging
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Hashable, Iterable
 from typing import Any
 
 import grpc.aio
+from durabletask.internal import orchestrator_service_pb2 as pb
 from google.protobuf.message import Message
 
 from ._externalize import deexternalize_payloads_async, externalize_payloads_async
 from ._hooks import WORK_ITEMS, Hooks, method_name
 from ._store import PayloadStore
+from ._workitems import (
+    HEALTH_PING_SECONDS,
+    End,
+    OutageClock,
+    Sequencer,
+    health_ping,
+    needs_download,
+    order_key,
+)
 
 __all__ = ["PayloadInterceptor", "payload_interceptors"]
+
+_log = logging.getLogger("durabletask_payloads.interceptors")
 
 _Continuation = Callable[[grpc.aio.ClientCallDetails, Any], Any]
 
@@ -41,6 +55,7 @@ class PayloadInterceptor:
     def __init__(self, store: PayloadStore) -> None:
         self._store = store
         self._hooks = Hooks()
+        self._sequencer = Sequencer()
         self._adapters: list[Any] = [
             _UnaryUnary(self),
             _UnaryStream(self),
@@ -62,24 +77,109 @@ class PayloadInterceptor:
         plan = self._hooks.plan_send(method, request)
         if plan.replacement is not None:
             return plan.replacement
-        if plan.externalize:
+        if not plan.externalize:
+            return request
+        clock = OutageClock.for_store(self._store)
+        while True:
             try:
                 await externalize_payloads_async(request, self._store, instance_id=plan.scope)
+                return request
             except Exception as exc:  # any failure of a completion must become a failed result
                 if plan.completion is None:
                     raise
-                return self._hooks.failed_completion(plan.completion, request, plan.entry, exc)
-        return request
+                wait, error = clock.decide(exc, "upload")  # held and retried, as in the sync twin
+                if wait is None:
+                    return self._hooks.failed_completion(plan.completion, request, plan.entry, error)
+                await asyncio.sleep(wait)
 
     async def _resolve(self, method: str, message: Message) -> None:
-        if method != WORK_ITEMS:
-            await deexternalize_payloads_async(message, self._store)
-            return
-        self._hooks.admit(message)  # type: ignore[arg-type]
+        await deexternalize_payloads_async(message, self._store)
+
+    async def _resolve_item(self, item: pb.WorkItem) -> None:
+        """Resolve a work item, waiting out transient failures within the budget, else poison it."""
+        clock = OutageClock.for_store(self._store)
+        while True:
+            try:
+                await deexternalize_payloads_async(item, self._store)
+                return
+            except Exception as exc:  # noqa: BLE001 - any failure must fail the item, not the stream
+                wait, error = clock.decide(exc, "download")
+                if wait is None:
+                    self._hooks.poison(item, error)
+                    return
+                await asyncio.sleep(wait)
+
+    async def _work_items(self, call: Any) -> AsyncIterator[Any]:
+        """Yield the ``GetWorkItems`` stream's items, read at once and resolved off the stream.
+
+        The rules are those of :mod:`durabletask_payloads._workitems`.
+
+        Unlike the sync dispatcher, items still being resolved when the consumer
+        stops iterating are dropped with the stream (their tasks are cancelled).
+        """
+        outlet: asyncio.Queue[Any] = asyncio.Queue()
+        resolving: set[asyncio.Future[None]] = set()
+        held = 0
+
+        async def finish(item: pb.WorkItem, key: Hashable | None) -> None:
+            nonlocal held
+            held -= 1
+            outlet.put_nowait(item)
+            following = self._sequencer.leave(key)
+            if following is not None:
+                await start(following, key)
+
+        async def slow(item: pb.WorkItem, key: Hashable | None) -> None:
+            await self._resolve_item(item)
+            await finish(item, key)
+
+        async def start(item: pb.WorkItem, key: Hashable | None) -> None:
+            if not needs_download(item, self._store):
+                try:
+                    await deexternalize_payloads_async(item, self._store)  # from the cache: no I/O
+                except Exception:  # noqa: BLE001 - a store that did I/O after all: go the slow way
+                    _log.debug("Cached resolution failed; resolving off the stream", exc_info=True)
+                else:
+                    await finish(item, key)
+                    return
+            task = asyncio.ensure_future(slow(item, key))
+            resolving.add(task)
+            task.add_done_callback(resolving.discard)
+
+        async def read() -> None:
+            nonlocal held
+            try:
+                async for item in call:
+                    if item.WhichOneof("request") in (None, "healthPing"):
+                        outlet.put_nowait(item)
+                        continue
+                    self._hooks.admit(item)
+                    held += 1
+                    key = order_key(item)
+                    if self._sequencer.enter(key, item):
+                        await start(item, key)
+            except Exception as exc:  # noqa: BLE001 - handed to the consumer, as gRPC raised it
+                outlet.put_nowait(End(exc))
+            else:
+                outlet.put_nowait(End(None))
+
+        reader = asyncio.ensure_future(read())
         try:
-            await deexternalize_payloads_async(message, self._store)
-        except Exception as exc:  # noqa: BLE001 - any failure must fail the item, not the stream
-            self._hooks.poison(message, exc)  # type: ignore[arg-type]
+            while True:
+                try:
+                    entry = await asyncio.wait_for(outlet.get(), HEALTH_PING_SECONDS)
+                except asyncio.TimeoutError:
+                    if held:
+                        yield health_ping()  # items are held for downloads: the stream is alive
+                    continue
+                if isinstance(entry, End):
+                    if entry.error is not None:
+                        raise entry.error
+                    return
+                yield entry
+        finally:
+            for task in (reader, *resolving):
+                task.cancel()
 
     async def _requests(
         self, method: str, requests: AsyncIterable[Any] | Iterable[Any]
@@ -92,9 +192,21 @@ class PayloadInterceptor:
                 yield await self._send(method, request)
 
     async def _responses(self, method: str, call: Any) -> AsyncIterator[Any]:
+        if method == WORK_ITEMS:
+            async for item in self._work_items(call):
+                yield item
+            return
         async for message in call:
             await self._resolve(method, message)
             yield message
+
+    async def _resolve_unary(self, method: str, call: Any) -> Any:
+        try:
+            response = await call
+        except grpc.aio.AioRpcError:
+            return call  # an RPC error: the caller sees it when it awaits the call
+        await self._resolve(method, response)
+        return call
 
     async def intercept_unary_unary(
         self, continuation: _Continuation, client_call_details: grpc.aio.ClientCallDetails, request: Any
@@ -104,9 +216,7 @@ class PayloadInterceptor:
         if method is None:
             return await continuation(client_call_details, request)
         call = await continuation(client_call_details, await self._send(method, request))
-        response = await call
-        await self._resolve(method, response)
-        return call
+        return await self._resolve_unary(method, call)
 
     async def intercept_unary_stream(
         self, continuation: _Continuation, client_call_details: grpc.aio.ClientCallDetails, request: Any
@@ -129,9 +239,7 @@ class PayloadInterceptor:
         if method is None:
             return await continuation(client_call_details, request_iterator)
         call = await continuation(client_call_details, self._requests(method, request_iterator))
-        response = await call
-        await self._resolve(method, response)
-        return call
+        return await self._resolve_unary(method, call)
 
     async def intercept_stream_stream(
         self,

@@ -93,11 +93,22 @@ class Service:
             f"see {self.location / f'{self.name}.log'}"
         )
 
+    def pause(self) -> None:
+        """Freeze the process (SIGSTOP): connections are accepted by the kernel, never answered."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused process run again (SIGCONT)."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGCONT)
+
     def stop(self) -> None:
         """Stop the process (and anything it started)."""
         if self.process is None:
             return
         if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGCONT)  # a paused process cannot handle SIGTERM
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
                 self.process.wait(timeout=10)
