@@ -130,6 +130,9 @@ class WorkItemDispatcher:
             slow = needs_download(item, self._store)
         except Exception:  # noqa: BLE001 - a token the store cannot even list: resolution will say why
             slow = True
+        if slow is None:  # nothing to resolve
+            self._finish(item, key)
+            return
         if not slow:
             try:
                 deexternalize_payloads(item, self._store)  # from the cache: no I/O

@@ -85,7 +85,10 @@ class PayloadInterceptor(
     def __init__(self, store: PayloadStore) -> None:
         self._store = store
         self._hooks = Hooks()
-        self._dispatcher = WorkItemDispatcher(store, self._hooks, workers=store._setting("max_concurrency"))
+        workers = getattr(store.options, "max_concurrency", None)
+        self._dispatcher = WorkItemDispatcher(
+            store, self._hooks, workers=workers if isinstance(workers, int) and workers > 0 else 32
+        )
 
     @property
     def store(self) -> PayloadStore:

@@ -74,11 +74,11 @@ def order_key(item: pb.WorkItem) -> Hashable | None:
     return None
 
 
-def needs_download(item: pb.WorkItem, store: PayloadStore) -> bool:
-    """Return whether resolving *item* may touch the store (a token that is not in its cache)."""
+def needs_download(item: pb.WorkItem, store: PayloadStore) -> bool | None:
+    """Return whether resolving *item* may touch the store (a token not in its cache); None: no token."""
     tokens = payload_tokens(item, store)
     if not tokens:
-        return False
+        return None
     cache = store.cache if isinstance(store, PayloadStore) else None
     return cache is None or any(token not in cache for token in tokens)
 

@@ -134,7 +134,11 @@ class PayloadInterceptor:
             await finish(item, key)
 
         async def start(item: pb.WorkItem, key: Hashable | None) -> None:
-            if not needs_download(item, self._store):
+            downloads = needs_download(item, self._store)
+            if downloads is None:  # nothing to resolve
+                await finish(item, key)
+                return
+            if not downloads:
                 try:
                     await deexternalize_payloads_async(item, self._store)  # from the cache: no I/O
                 except Exception:  # noqa: BLE001 - a store that did I/O after all: go the slow way
