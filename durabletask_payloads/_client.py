@@ -12,8 +12,10 @@ import grpc
 import grpc.aio
 from durabletask import client as _client
 from durabletask.internal import orchestrator_service_pb2 as pb
+from typing_extensions import Unpack
 
 from . import aio
+from ._arguments import ClientArguments
 from ._hooks import RAW_CALL
 from ._interceptors import PayloadInterceptor
 from ._lifecycle import (
@@ -60,7 +62,7 @@ class TaskHubGrpcClient(_client.TaskHubGrpcClient):
         delete_payloads_on_purge: bool = True,
         interceptors: Sequence[Any] | None = None,
         channel: grpc.Channel | None = None,
-        **kwargs: Any,
+        **kwargs: Unpack[ClientArguments],
     ) -> None:
         self._delete_payloads_on_purge = delete_payloads_on_purge
         self._payload_interceptor = PayloadInterceptor(payload_store) if payload_store is not None else None
@@ -160,7 +162,7 @@ class AsyncTaskHubGrpcClient(_client.AsyncTaskHubGrpcClient):
         delete_payloads_on_purge: bool = True,
         interceptors: Sequence[Any] | None = None,
         channel: grpc.aio.Channel | None = None,
-        **kwargs: Any,
+        **kwargs: Unpack[ClientArguments],
     ) -> None:
         self._delete_payloads_on_purge = delete_payloads_on_purge
         if payload_store is not None and channel is not None:

@@ -8,7 +8,9 @@ from typing import Any
 import grpc
 from durabletask import worker as _worker
 from durabletask.internal import orchestrator_service_pb2 as pb
+from typing_extensions import Unpack
 
+from ._arguments import WorkerArguments
 from ._interceptors import PayloadInterceptor
 from ._store import PayloadStore
 
@@ -39,7 +41,7 @@ class TaskHubGrpcWorker(_worker.TaskHubGrpcWorker):
         payload_store: PayloadStore | None = None,
         interceptors: Sequence[Any] | None = None,
         channel: grpc.Channel | None = None,
-        **kwargs: Any,
+        **kwargs: Unpack[WorkerArguments],
     ) -> None:
         self._payload_interceptor = PayloadInterceptor(payload_store) if payload_store is not None else None
         if self._payload_interceptor is not None:

@@ -36,8 +36,20 @@ async def async_walkers(store: dtp.PayloadStore) -> int:
     )
 
 
+def misspelt_arguments_are_type_errors(store: dtp.FileSystemPayloadStore) -> None:
+    # warn_unused_ignores (strict) makes each ignore below fail the check if the error went away.
+    dtp.TaskHubGrpcWorker(host_adress="localhost:4001", payload_store=store)  # type: ignore[call-arg]
+    dtp.TaskHubGrpcClient(secure_chanel=True, payload_store=store)  # type: ignore[call-arg]
+    dtp.AsyncTaskHubGrpcClient(default_verison="1", payload_store=store)  # type: ignore[call-arg]
+    dtp.TaskHubGrpcWorker(secure_channel="yes", payload_store=store)  # type: ignore[arg-type]
+
+
 def hooks(store: dtp.FileSystemPayloadStore) -> None:
-    worker = dtp.TaskHubGrpcWorker(host_address="localhost:4001", payload_store=store)
+    worker = dtp.TaskHubGrpcWorker(
+        host_address="localhost:4001",
+        payload_store=store,
+        concurrency_options=dt_worker.ConcurrencyOptions(maximum_concurrent_activity_work_items=4),
+    )
     assert worker.payload_store is store
     client = dtp.TaskHubGrpcClient(payload_store=store)
     assert client.payload_store is store
