@@ -1,0 +1,226 @@
+"""The sync work-item dispatcher: off-stream resolution, order per instance, pings, carry-over."""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from durabletask.internal import orchestrator_service_pb2 as pb
+from google.protobuf import wrappers_pb2
+
+from durabletask_payloads import (
+    InMemoryPayloadStore,
+    LargePayloadStorageOptions,
+    PayloadNotFoundError,
+    PayloadStoreUnavailableError,
+)
+from durabletask_payloads import _dispatch as dispatch
+from durabletask_payloads import _workitems as workitems
+from durabletask_payloads._dispatch import WorkItemDispatcher
+from durabletask_payloads._hooks import Hooks
+from durabletask_payloads._workitems import OutageClock, Sequencer
+
+BIG = '"' + "x" * 2000 + '"'
+
+
+class BlockingStore(InMemoryPayloadStore):
+    """Downloads wait for ``release`` while ``block`` is set; ``entered`` says one began."""
+
+    def __init__(self) -> None:
+        super().__init__(LargePayloadStorageOptions(threshold_bytes=1024))
+        self.block = True
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def download(self, token: str) -> bytes:
+        if self.block:
+            self.entered.set()
+            assert self.release.wait(30)
+        return super().download(token)
+
+
+class FakeCall:
+    """A server-streaming call fed by the test; ``cancel`` ends it as gRPC would."""
+
+    def __init__(self) -> None:
+        self.items: queue.Queue[Any] = queue.Queue()
+        self.cancelled = False
+
+    def __iter__(self) -> Iterator[pb.WorkItem]:
+        while True:
+            item = self.items.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    def cancel(self) -> bool:
+        self.cancelled = True
+        self.items.put(RuntimeError("cancelled"))
+        return True
+
+
+def orchestration(instance_id: str, value: str | None = None, token: str = "t") -> pb.WorkItem:
+    request = pb.OrchestratorRequest(instanceId=instance_id)
+    event = request.newEvents.add(eventId=-1)
+    event.executionStarted.name = "o"
+    if value is not None:
+        event.executionStarted.input.CopyFrom(wrappers_pb2.StringValue(value=value))
+    return pb.WorkItem(orchestratorRequest=request, completionToken=token)
+
+
+def started_input(item: pb.WorkItem) -> str:
+    return item.orchestratorRequest.newEvents[0].executionStarted.input.value
+
+
+@pytest.fixture
+def store() -> Iterator[BlockingStore]:
+    store = BlockingStore()
+    yield store
+    store.release.set()
+
+
+def test_a_blocked_item_does_not_hold_up_items_of_other_instances(store: BlockingStore) -> None:
+    token = store.upload(BIG.encode(), instance_id="a")
+    store.cache.clear()  # as a fresh worker: the payload must be downloaded
+    dispatcher = WorkItemDispatcher(store, Hooks(), workers=4)
+    call = FakeCall()
+    stream = dispatcher.open(call)
+    call.items.put(orchestration("a", token))
+    assert store.entered.wait(10)
+    call.items.put(orchestration("b", '"small"'))
+    first = next(stream)
+    assert first.orchestratorRequest.instanceId == "b"  # b went on while a's download hung
+    store.release.set()
+    second = next(stream)
+    assert second.orchestratorRequest.instanceId == "a"
+    assert started_input(second) == BIG
+    dispatcher.close()
+
+
+def test_items_of_one_instance_keep_their_order(store: BlockingStore) -> None:
+    token = store.upload(BIG.encode(), instance_id="a")
+    store.cache.clear()
+    dispatcher = WorkItemDispatcher(store, Hooks(), workers=4)
+    call = FakeCall()
+    stream = dispatcher.open(call)
+    call.items.put(orchestration("a", token, token="first"))
+    assert store.entered.wait(10)
+    call.items.put(orchestration("a", '"small"', token="second"))  # needs nothing, but waits its turn
+    call.items.put(orchestration("c", '"small"'))
+    assert next(stream).orchestratorRequest.instanceId == "c"
+    store.release.set()
+    assert [next(stream).completionToken for _ in range(2)] == ["first", "second"]
+    dispatcher.close()
+
+
+def test_items_held_when_a_stream_is_cancelled_go_to_the_next_stream(store: BlockingStore) -> None:
+    token = store.upload(BIG.encode(), instance_id="a")
+    store.cache.clear()
+    dispatcher = WorkItemDispatcher(store, Hooks(), workers=4)
+    first_call = FakeCall()
+    first = dispatcher.open(first_call)
+    first_call.items.put(orchestration("a", token))
+    assert store.entered.wait(10)
+    first.cancel()  # what durabletask's worker does after its silent-disconnect timeout
+    assert first_call.cancelled
+    with pytest.raises(RuntimeError, match="cancelled"):
+        next(first)
+    second_call = FakeCall()
+    second = dispatcher.open(second_call)
+    store.release.set()
+    item = next(second)
+    assert item.orchestratorRequest.instanceId == "a"
+    assert started_input(item) == BIG
+    dispatcher.close()
+
+
+def test_the_worker_gets_health_pings_while_items_are_held(
+    store: BlockingStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dispatch, "HEALTH_PING_SECONDS", 0.05)
+    token = store.upload(BIG.encode(), instance_id="a")
+    store.cache.clear()
+    dispatcher = WorkItemDispatcher(store, Hooks(), workers=4)
+    call = FakeCall()
+    stream = dispatcher.open(call)
+    call.items.put(orchestration("a", token))
+    assert store.entered.wait(10)
+    assert dispatcher.held == 1
+    assert next(stream).HasField("healthPing")  # silence while an item is held: a ping
+    store.release.set()
+    while (item := next(stream)).HasField("healthPing"):
+        pass
+    assert item.orchestratorRequest.instanceId == "a"
+    assert dispatcher.held == 0
+    dispatcher.close()
+
+
+def test_the_stream_ends_as_the_call_ends(store: BlockingStore) -> None:
+    dispatcher = WorkItemDispatcher(store, Hooks(), workers=1)
+    call = FakeCall()
+    stream = dispatcher.open(call)
+    call.items.put(orchestration("b", '"small"'))
+    call.items.put(None)
+    assert next(stream).orchestratorRequest.instanceId == "b"
+    with pytest.raises(StopIteration):
+        next(stream)
+    with pytest.raises(StopIteration):
+        next(stream)  # and stays ended
+
+
+class TestSequencer:
+    def test_one_key_at_a_time_in_arrival_order(self) -> None:
+        sequencer = Sequencer()
+        assert sequencer.enter("x", 1)
+        assert not sequencer.enter("x", 2)
+        assert not sequencer.enter("x", 3)
+        assert sequencer.enter("y", 4)
+        assert sequencer.leave("x") == 2
+        assert sequencer.leave("x") == 3
+        assert sequencer.leave("x") is None
+        assert sequencer.enter("x", 5)  # free again
+
+    def test_unordered_items_never_wait(self) -> None:
+        sequencer = Sequencer()
+        assert sequencer.enter(None, 1)
+        assert sequencer.enter(None, 2)
+        assert sequencer.leave(None) is None
+
+
+class TestOutageClock:
+    def test_permanent_failures_are_not_waited_out(self) -> None:
+        clock = OutageClock(300)
+        wait, error = clock.decide(PayloadNotFoundError("memory:v1:" + "0" * 32), "download")
+        assert wait is None and isinstance(error, PayloadNotFoundError)
+
+    def test_transient_failures_back_off_until_the_budget_is_spent(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        now = [1000.0]
+        monkeypatch.setattr(workitems.time, "monotonic", lambda: now[0])
+        clock = OutageClock(60)
+        failure = PayloadStoreUnavailableError("download", "memory:v1:x", "connection refused")
+        waits = []
+        while True:
+            wait, error = clock.decide(failure, "download")
+            if wait is None:
+                break
+            waits.append(wait)
+            now[0] += wait
+        assert all(later >= earlier / 2 for earlier, later in itertools.pairwise(waits))  # grows, with jitter
+        assert max(waits) <= 30  # capped
+        assert sum(waits) <= 60
+        assert isinstance(error, PayloadStoreUnavailableError)
+        assert f"over {clock.attempts} attempts" in str(error)
+        assert "longer than outage_budget_seconds (60 s)" in str(error)
+
+    def test_unexpected_exceptions_fail_at_once_as_they_are(self) -> None:
+        clock = OutageClock(300)
+        boom = RuntimeError("boom")
+        assert clock.decide(boom, "upload") == (None, boom)
