@@ -176,8 +176,11 @@ async def _guard(request: web.Request, handler: Any) -> web.StreamResponse:
             _log.exception("viewer: %s %s failed", request.method, request.path[:200])
             response = _error(500, "the viewer failed on this request; its log has the details")
     assert response is not None
-    if isinstance(response, web.Response) and isinstance(response.body, bytes):
-        response = _too_large(request, len(response.body)) or response
+    # Whatever a handler decided from a store's metadata, the bytes about to be sent are what counts.
+    # (Errors hold no payload data, and the page is the page.)
+    body = response.body if isinstance(response, web.Response) else None
+    if response.status < 300 and request.path != "/" and isinstance(body, bytes):
+        response = _too_large(request, len(body)) or response
     for name, value in SECURITY_HEADERS.items():
         response.headers[name] = value
     response.headers.setdefault("Content-Security-Policy", API_POLICY)
@@ -352,7 +355,10 @@ def create_app(
         or not isinstance(max_response_bytes, int)
         or max_response_bytes < 1
     ):
-        raise ValueError(f"max_response_bytes must be a positive number of bytes, got {max_response_bytes!r}")
+        raise ValueError(
+            f"max_response_bytes (--max-response-bytes) must be a positive number of bytes, "
+            f"got {max_response_bytes!r}"
+        )
     entries = [allowed_hosts] if isinstance(allowed_hosts, str) else list(allowed_hosts)
     try:
         rules = HostRules.from_entries(entries)

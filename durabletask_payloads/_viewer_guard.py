@@ -62,6 +62,7 @@ def page_policy(html: str) -> str:
     nothing injected into the page (there is no known way, but payloads are
     attacker-controlled text) could run.
     """
+
     def hashes(tag: str) -> str:
         blocks = re.findall(rf"<{tag}>(.*?)</{tag}>", html, flags=re.DOTALL)
         digests = (base64.b64encode(hashlib.sha256(b.encode()).digest()).decode() for b in blocks)

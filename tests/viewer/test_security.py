@@ -135,6 +135,11 @@ class TestHostAllowList:
             create_app(FileSystemPayloadStore(tmp_path), allowed_hosts=[entry])
         assert repr(entry) in str(raised.value)
 
+    @pytest.mark.parametrize("cap", [0, -1, True, 1.5])
+    def test_a_cap_that_is_not_a_positive_size_is_refused_at_creation(self, tmp_path: Path, cap: Any) -> None:
+        with pytest.raises(ValueError, match="max_response_bytes"):
+            create_app(FileSystemPayloadStore(tmp_path), max_response_bytes=cap)
+
 
 class TestOrigin:
     @pytest.mark.parametrize(
@@ -322,6 +327,12 @@ class TestTheCapCountsWhatIsSent:
         answer = post_json(viewer.url, "/decode", tokens)
         assert answer.status == 413
         assert viewer.store.snapshot()[1] - before == 3  # 1,500 + 1,500 + 1,500 > 4,000: stop
+
+    def test_the_page_and_errors_are_not_payloads(self, viewer: Viewer) -> None:
+        """The cap bounds payload data: a small cap still serves the page and says what went wrong."""
+        for small in _viewer(viewer.root.parent / "small", max_response_bytes=10):
+            assert small.get("/").status == 200
+            assert small.get(f"/payloads/{quote('file:v1:' + '0' * 32)}").status == 404
 
     def test_an_honest_payload_under_the_cap_is_sent(self, viewer: Viewer) -> None:
         token = viewer.store.upload(b"b" * (CAP - 10))
