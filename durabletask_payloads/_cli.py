@@ -183,12 +183,23 @@ def _serve(args: argparse.Namespace, store: PayloadStore, out: TextIO, err: Text
     from ._viewer import create_app
 
     token = os.environ.get(VIEWER_TOKEN_ENV) or None
-    app = create_app(
-        store, backend=args.backend, bearer_token=token, max_response_bytes=args.max_response_bytes
-    )
+    try:
+        app = create_app(
+            store,
+            backend=args.backend,
+            bearer_token=token,
+            max_response_bytes=args.max_response_bytes,
+            allowed_hosts=args.allowed_host,
+        )
+    except ValueError as exc:
+        err.write(f"durabletask-payloads serve: {exc}\n")
+        return 2
     err.write(
         f"serving payloads on http://{args.host}:{args.port}/ "
-        f"({'bearer token required' if token else 'no authentication: keep it on a trusted host'})\n"
+        f"({'bearer token required' if token else 'no authentication: keep it on a trusted host'}); "
+        f"hosts served: localhost, 127.0.0.1, [::1] and the address it listens on, port {args.port}"
+        + "".join(f", {host}" for host in args.allowed_host)
+        + "\n"
     )
     err.flush()
     web.run_app(app, host=args.host, port=args.port, print=None)
@@ -252,6 +263,14 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8765, help="port to listen on (default 8765)")
     serve.add_argument("--backend", help="the Durable Task sidecar host:port, to look up instances")
+    serve.add_argument(
+        "--allowed-host",
+        action="append",
+        default=[],
+        metavar="HOST[:PORT]",
+        help="also serve requests whose Host header names HOST (any port, or only PORT); repeatable. "
+        "By default only localhost names and the listening address, on the listening port, are served",
+    )
     serve.add_argument(
         "--max-response-bytes",
         type=int,

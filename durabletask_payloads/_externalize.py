@@ -5,6 +5,10 @@ check sizes) and an *apply* step (write the results), with exactly one store
 call in between that receives every value of the message at once. The sync and
 async functions differ only in that one call. A message is changed only after
 every value has been stored or fetched: on any error it is left as it was.
+
+Both directions look only at the fields that carry payloads (see
+:mod:`._fields`): a caller's own text (a version, a reason, an id) is never
+uploaded, and a token found there is never resolved.
 """
 
 from __future__ import annotations
@@ -128,12 +132,15 @@ def _apply_payloads(groups: _TokenGroups, payloads: list[bytes]) -> int:
 
 
 def externalize_payloads(message: Message, store: PayloadStore, *, instance_id: str | None = None) -> int:
-    """Upload every large ``StringValue`` reachable from *message* and put its token in its place.
+    """Upload every large payload reachable from *message* and put its token in its place.
 
-    A value is large when its UTF-8 size is at or above
-    ``store.options.threshold_bytes``. Values that already are tokens of *store*
-    are left alone. All values of the message go to the store in one
-    ``upload_many`` call.
+    Payloads are the ``StringValue`` fields that carry serialized data: in
+    Durable Task's messages the inputs, results, outputs, custom status, event
+    data and entity state (docs/how-it-works.md lists them); in messages of
+    other protobuf files, every ``StringValue``. A value is large when its
+    UTF-8 size is at or above ``store.options.threshold_bytes``. Values that
+    already are tokens of *store* are left alone. All values of the message go
+    to the store in one ``upload_many`` call.
 
     Args:
         message: Any protobuf message; rewritten in place.
@@ -166,11 +173,14 @@ async def externalize_payloads_async(
 
 
 def deexternalize_payloads(message: Message, store: PayloadStore) -> int:
-    """Replace every token of *store* found in a ``StringValue`` of *message* by its payload.
+    """Replace every token of *store* found in a payload field of *message* by its payload.
 
-    Only a value that is, as a whole, a well-formed token of *store* is
-    resolved; text that merely contains one is data and stays as it is. All
-    tokens of the message go to the store in one ``download_many`` call.
+    Only a value that is, as a whole, a well-formed token of *store*, in a
+    field that carries payloads (the same fields :func:`externalize_payloads`
+    writes), is resolved. Text that merely contains a token is data, and a
+    token in a field holding a caller's text (an orchestration version, a
+    suspend reason, an id) is that text: both stay as they are. All tokens of
+    the message go to the store in one ``download_many`` call.
 
     Args:
         message: Any protobuf message; rewritten in place.
@@ -200,7 +210,7 @@ async def deexternalize_payloads_async(message: Message, store: PayloadStore) ->
 
 
 def payload_tokens(message: Message, store: PayloadStore) -> list[str]:
-    """Return the tokens of *store* that *message* refers to, each once, in the order found.
+    """Return the tokens of *store* in *message*'s payload fields, each once, in the order found.
 
     Nothing is downloaded. Useful to find what an instance's history or state
     references (for clean-up, auditing or tooling).

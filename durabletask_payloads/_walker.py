@@ -1,11 +1,13 @@
-"""Find the ``google.protobuf.StringValue`` fields of a message; no I/O here.
+"""Find the ``google.protobuf.StringValue`` fields of a message that carry payloads; no I/O here.
 
 For each message type the walker works out once, from the descriptor, which
-fields can lead to a ``StringValue`` at all (directly, in repeated fields, in
-map values, through oneofs, nested to any depth, recursive types included) and
-caches that plan. A walk then visits only the fields that are set and that can
-matter, and returns the ``StringValue`` objects themselves: writing their
-``value`` rewrites the message in place.
+fields can lead to a payload-carrying ``StringValue`` at all (directly, in
+repeated fields, in map values, through oneofs, nested to any depth, recursive
+types included) and caches that plan. Which ``StringValue`` fields carry
+payloads is decided by :mod:`._fields`; the others (versions, ids, reasons...)
+are plain text to the walker, like a ``string`` field. A walk then visits only
+the fields that are set and that can matter, and returns the ``StringValue``
+objects themselves: writing their ``value`` rewrites the message in place.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 from google.protobuf import wrappers_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
+
+from ._fields import carries_payload
 
 __all__ = ["find_string_values", "plan_for"]
 
@@ -44,14 +48,20 @@ def _is_map(field: FieldDescriptor) -> bool:
 
 
 def _value_type(field: FieldDescriptor) -> Descriptor | None:
-    """Return the message type a field holds (for a map, the type of its values)."""
+    """Return the message type a field holds (for a map, the type of its values).
+
+    None for scalars, and for a ``StringValue`` field that carries a caller's
+    text rather than a payload: the walker treats both alike.
+    """
     message_type = field.message_type
     if message_type is None:
         return None
+    value_type: Descriptor | None = message_type
     if _is_map(field):
-        value_type: Descriptor | None = message_type.fields_by_name["value"].message_type
-        return value_type
-    return message_type
+        value_type = message_type.fields_by_name["value"].message_type
+    if value_type is not None and value_type.full_name == _STRING_VALUE and not carries_payload(field):
+        return None
+    return value_type
 
 
 def _reaching_types(root: Descriptor) -> set[str]:
@@ -139,7 +149,9 @@ def find_string_values(
     keep: Callable[[wrappers_pb2.StringValue], bool],
     min_size: int = 0,
 ) -> list[wrappers_pb2.StringValue]:
-    """Return the set ``StringValue`` fields reachable from *message* whose value *keep* accepts.
+    """Return the set payload-carrying ``StringValue`` fields reachable from *message* that *keep* accepts.
+
+    A ``StringValue`` passed on its own is the caller's choice and counts as a payload.
 
     Args:
         message: The message to walk (not modified).

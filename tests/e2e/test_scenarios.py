@@ -95,6 +95,7 @@ class TestEvents:
         assert raw is not None and env.is_token(raw.serialized_output)
 
     def test_suspend_and_resume_with_large_reasons(self, env: Env) -> None:
+        """Reasons are the caller's text: sent inline as given, never externalized (see _fields)."""
         suspend_reason = "suspended: " + json.dumps(orders(20, seed=7))
         resume_reason = "resumed: " + json.dumps(orders(20, seed=8))
         instance_id = env.start(wf.wait_for_event)
@@ -108,7 +109,7 @@ class TestEvents:
         resumed = [e.executionResumed.input.value for e in events if e.HasField("executionResumed")]
         assert (suspended, resumed) == ([suspend_reason], [resume_reason])
         raw_kinds = {type(e).__name__: e for e in env.raw.get_orchestration_history(instance_id)}
-        assert env.is_token(raw_kinds["ExecutionSuspendedEvent"].input)  # type: ignore[attr-defined]
+        assert raw_kinds["ExecutionSuspendedEvent"].input == suspend_reason  # type: ignore[attr-defined]
 
 
 class TestCustomStatus:

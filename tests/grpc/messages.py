@@ -1,7 +1,9 @@
 """Generate messages with a large value in every reachable StringValue, from descriptors only.
 
 This deliberately does not use the package's walker: it is the independent
-reference the walker and the interceptors are checked against.
+reference the walker and the interceptors are checked against. Which fields carry
+payloads is the package's field table (``_fields``), itself checked in
+tests/unit/test_fields.py.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from typing import Any
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
+
+from durabletask_payloads._fields import carries_payload
 
 STRING_VALUE = "google.protobuf.StringValue"
 MAX_DEPTH = 5
@@ -90,8 +94,12 @@ class Filler:
             self.fill(container[key], f"{path}[{key}]", depth + 1)
 
 
-def string_values(message: Message) -> list[Any]:
-    """Every set StringValue in *message*, found by a plain recursive ListFields walk."""
+def string_values(message: Message, payloads: bool | None = None) -> list[Any]:
+    """Every set StringValue in *message*, found by a plain recursive ListFields walk.
+
+    With *payloads* True, only those of fields that carry payloads (the package's field table);
+    with False, only those holding a caller's text (versions, reasons, ids...).
+    """
     found: list[Any] = []
     for field, value in message.ListFields():
         if field.message_type is None:
@@ -106,7 +114,8 @@ def string_values(message: Message) -> list[Any]:
             if not isinstance(item, Message):
                 continue
             if item.DESCRIPTOR.full_name == STRING_VALUE:
-                found.append(item)
+                if payloads is None or carries_payload(field) == payloads:
+                    found.append(item)
             else:
-                found.extend(string_values(item))
+                found.extend(string_values(item, payloads))
     return found

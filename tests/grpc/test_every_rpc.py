@@ -2,8 +2,9 @@
 
 For each method, requests and responses are generated with a large value in
 every reachable StringValue (one variant per oneof member). Over real gRPC:
-the server must receive only tokens, and both sides must end up with messages
-equal to the originals. A method added upstream is covered without a change here.
+the server must receive tokens in every payload field and the caller's text
+unchanged everywhere else, and both sides must end up with messages equal to
+the originals. A method added upstream is covered without a change here.
 """
 
 from __future__ import annotations
@@ -115,9 +116,13 @@ def _prepare(state: Server, method: MethodDescriptor, variant: int) -> tuple[Mes
 
 def _check_request(state: Server, method: MethodDescriptor, original: Message) -> None:
     (received,) = state.received
-    values = string_values(received)
-    assert len(values) == len(string_values(original))
+    values = string_values(received, payloads=True)
+    assert len(values) == len(string_values(original, payloads=True))
     assert all(state.store.is_known_token(v.value) for v in values), "a large value reached the server"
+    # A caller's own text (versions, reasons, ids) is sent as it was given.
+    assert [v.value for v in string_values(received, payloads=False)] == [
+        v.value for v in string_values(original, payloads=False)
+    ]
     restored = copy(received)
     from durabletask_payloads import deexternalize_payloads
 

@@ -20,6 +20,7 @@ from durabletask_payloads import (
     deexternalize_payloads_async,
     externalize_payloads,
     externalize_payloads_async,
+    payload_tokens,
 )
 
 from ..helpers import CountingStore
@@ -264,6 +265,56 @@ class TestDurableTaskMessages:
         assert externalize(item, store, instance_id="abc", use_async=use_async) == 2
         assert deexternalize(item, store, use_async=use_async) == 2
         assert item == original
+
+
+class TestTokensOnlyWhereWePutThem:
+    """A caller's text (version, reason, id) is sent as given and never resolved, even if it is a token."""
+
+    def test_a_version_equal_to_another_instances_token_stays_that_token(self, use_async: bool) -> None:
+        store = _store()
+        victim = store.upload(b'{"card": "4111"}', instance_id="victim")
+        request = pb.CreateInstanceRequest(instanceId="caller", name="o")
+        request.version.value = victim
+        request.input.value = json.dumps(victim)  # the data converter quotes a string: data
+        assert deexternalize(request, store, use_async=use_async) == 0
+        assert (request.version.value, request.input.value) == (victim, json.dumps(victim))
+        assert store.downloaded == 0
+
+    def test_a_reason_in_history_equal_to_a_token_stays_that_token(self, use_async: bool) -> None:
+        store = _store()
+        victim = store.upload(b'"secret"', instance_id="victim")
+        chunk = pb.HistoryChunk()
+        chunk.events.add().executionSuspended.input.value = victim
+        chunk.events.add().executionResumed.input.value = victim
+        chunk.events.add().eventRaised.input.value = victim  # a payload field: resolved
+        assert deexternalize(chunk, store, use_async=use_async) == 1
+        assert [e.WhichOneof("eventType") for e in chunk.events if victim in str(e)] == [
+            "executionSuspended",
+            "executionResumed",
+        ]
+        assert chunk.events[2].eventRaised.input.value == '"secret"'
+
+    def test_large_text_is_not_externalized(self, use_async: bool) -> None:
+        store = _store()
+        reason = "r" * 5000
+        request = pb.SuspendRequest(instanceId="i")
+        request.reason.value = reason
+        started = pb.HistoryEvent().executionStarted
+        started.version.value = "v" * 5000
+        started.input.value = "i" * 5000
+        assert externalize(request, store, instance_id="i", use_async=use_async) == 0
+        assert externalize(started, store, instance_id="i", use_async=use_async) == 1
+        assert (request.reason.value, started.version.value) == (reason, "v" * 5000)
+        assert store.is_known_token(started.input.value)
+
+    def test_payload_tokens_ignores_tokens_in_text(self) -> None:
+        store = _store()
+        victim = store.upload(b"v" * 200, instance_id="victim")
+        own = store.upload(b"o" * 200, instance_id="own")
+        state = pb.OrchestrationState(instanceId="own")
+        state.version.value = victim
+        state.input.value = own
+        assert payload_tokens(state, store) == [own]
 
 
 class TestUtf8FromTheWire:

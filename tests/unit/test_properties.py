@@ -23,6 +23,8 @@ from durabletask_payloads import (
 )
 from durabletask_payloads._token import parse_blob_token, parse_simple_token
 
+from ..grpc.messages import string_values
+
 SERVICE = pb.DESCRIPTOR.services_by_name["TaskHubSidecarService"]
 _BY_NAME = {m.input_type.full_name: m.input_type for m in SERVICE.methods}
 _BY_NAME.update({m.output_type.full_name: m.output_type for m in SERVICE.methods})
@@ -124,15 +126,15 @@ class TestRoundTrip:
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
     @given(message=service_messages(), threshold=st.integers(1, 400))
-    def test_no_value_at_or_above_the_threshold_is_left_inline(
+    def test_no_payload_at_or_above_the_threshold_is_left_inline_and_text_is_untouched(
         self, message: Message, threshold: int
     ) -> None:
         store = InMemoryPayloadStore(LargePayloadStorageOptions(threshold_bytes=threshold))
+        texts = [field.value for field in string_values(message, payloads=False)]
         externalize_payloads(message, store)
-        from ..grpc.messages import string_values
-
-        for field in string_values(message):
+        for field in string_values(message, payloads=True):
             assert len(field.value.encode()) < threshold or store.is_known_token(field.value)
+        assert [field.value for field in string_values(message, payloads=False)] == texts
 
 
 class TestTokenParsers:

@@ -140,6 +140,24 @@ class TestDurableTaskMessages:
         request.newEvents.add().eventRaised.input.value = "ev"
         assert _values(request) == ["ev", "in", "out"]
 
+    def test_a_callers_text_is_not_walked(self) -> None:
+        """Versions, reasons and ids are StringValues too, but hold text, never payloads."""
+        request = pb.OrchestratorRequest(instanceId="i")
+        started = request.pastEvents.add().executionStarted
+        started.input.value = "in"
+        started.version.value = "v1"
+        started.orchestrationInstance.executionId.value = "e1"
+        started.parentInstance.name.value = "parent"
+        request.pastEvents.add().executionSuspended.input.value = "a suspend reason"
+        request.executionId.value = "e2"
+        assert _values(request) == ["in"]
+        assert _values(pb.SuspendRequest(instanceId="i", reason=wrappers_pb2.StringValue(value="r"))) == []
+
+    def test_a_type_that_reaches_only_text_has_no_plan(self) -> None:
+        assert plan_for(pb.OrchestrationInstance.DESCRIPTOR) is None  # executionId only
+        assert plan_for(pb.SuspendRequest.DESCRIPTOR) is None
+        assert plan_for(pb.TaskFailureDetails.DESCRIPTOR) is None  # stackTrace only
+
     def test_leaf_type_alone(self) -> None:
         leaf = Leaf()
         leaf.v.value = "x"

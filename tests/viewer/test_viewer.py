@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
+import io
 import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -18,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from durabletask_payloads import FileSystemPayloadStore, LargePayloadStorageOptions
 from durabletask_payloads._viewer import create_app
@@ -28,6 +26,7 @@ from ..e2e import workflows as wf
 from ..e2e.conftest import start_env, stop_env
 from ..helpers import free_port, orders
 from ..services import ROOT
+from .server import call, quote, serve
 
 OPTIONS = LargePayloadStorageOptions(threshold_bytes=1024)
 
@@ -56,32 +55,12 @@ class Viewer:
             return error.code, error.headers.get("Content-Type", ""), error.read()
 
 
-def _serve(app: web.Application) -> Iterator[str]:
-    """Run *app* on 127.0.0.1 in a thread with its own event loop."""
-    loop = asyncio.new_event_loop()
-    runner = web.AppRunner(app)
-    port = free_port()
-    loop.run_until_complete(runner.setup())
-    loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}"
-    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=30)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(timeout=30)
-    loop.close()
-
-
 @pytest.fixture
 def viewer(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Viewer]:
     settings = getattr(request, "param", {})
     store = FileSystemPayloadStore(tmp_path / "payloads", OPTIONS)
-    for url in _serve(create_app(store, **settings)):
+    for url in serve(create_app(store, **settings)):
         yield Viewer(url, store)
-
-
-def quote(token: str) -> str:
-    return urllib.parse.quote(token, safe="")
 
 
 class TestPayloads:
@@ -171,7 +150,7 @@ class TestInstances:
         try:
             value = orders(40, seed=602)
             state = env.run(wf.call_echo, value)
-            for url in _serve(create_app(store, backend=own_backend.address)):
+            for url in serve(create_app(store, backend=own_backend.address)):
                 viewer = Viewer(url, store)
                 status, _, body = viewer.get(f"/instances/{state.instance_id}")
                 assert status == 200
@@ -192,6 +171,7 @@ class TestInstances:
 
 
 def test_the_serve_command_listens_on_localhost_and_stops_on_sigterm(tmp_path: Path) -> None:
+    """And serves the hosts given with --allowed-host, and no others."""
     root = tmp_path / "p"
     token = FileSystemPayloadStore(root).upload(b'"served"')
     port = free_port()
@@ -206,6 +186,10 @@ def test_the_serve_command_listens_on_localhost_and_stops_on_sigterm(tmp_path: P
             f"file:{root}",
             "--port",
             str(port),
+            "--allowed-host",
+            "viewer.test",
+            "--allowed-host",
+            "other.test:1",
         ],
         stderr=subprocess.PIPE,
         text=True,
@@ -219,9 +203,28 @@ def test_the_serve_command_listens_on_localhost_and_stops_on_sigterm(tmp_path: P
         viewer = Viewer(f"http://127.0.0.1:{port}", FileSystemPayloadStore(root))
         status, _, body = _until_up(viewer, f"/payloads/{quote(token)}", "t0ken")
         assert (status, body) == (200, b'"served"')
+        assert "viewer.test" in banner and "other.test:1" in banner
+        auth = {"Authorization": "Bearer t0ken"}
+        path = f"/payloads/{quote(token)}"
+        assert call(viewer.url, "GET", path, host=f"viewer.test:{port}", headers=auth).body == b'"served"'
+        assert call(viewer.url, "GET", path, host=f"other.test:{port}", headers=auth).status == 421
+        assert call(viewer.url, "GET", path, host=f"attacker.example:{port}", headers=auth).status == 421
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
+
+
+def test_the_serve_command_refuses_a_malformed_allowed_host(tmp_path: Path) -> None:
+    from durabletask_payloads._cli import main
+
+    err = io.StringIO()
+    status = main(
+        ["serve", "--store", f"file:{tmp_path}", "--allowed-host", "user@evil.test"],
+        out=io.StringIO(),
+        err=err,
+    )
+    assert status == 2
+    assert "allowed_hosts" in err.getvalue() and "user@evil.test" in err.getvalue()
 
 
 def _until_up(viewer: Viewer, path: str, token: str) -> tuple[int, str, bytes]:
