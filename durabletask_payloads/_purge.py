@@ -86,7 +86,8 @@ class _Verdict:
 
 def purge_flow(store: PayloadStore, selection: PurgeSelection) -> Flow[PayloadPurgeResult]:
     """Plan, purge, and delete the payloads the rules allow (see the module docs)."""
-    plan = yield from _read_plan(store, selection)
+    absent: set[str] = set()
+    plan = yield from _read_plan(store, selection, absent)
     result: PurgeInstancesResult = unwrap((yield [Purge()])[0])
     if not plan:
         return with_payloads(result, 0, 0)
@@ -100,7 +101,8 @@ def purge_flow(store: PayloadStore, selection: PurgeSelection) -> Flow[PayloadPu
     if not tokens:
         return with_payloads(result, 0, 0)
     writers, vanished = _writers(tokens, (yield [Inspect(t) for t in tokens]))
-    related = _related(plan, purged, writers)
+    # Instances already missing before the purge are not looked for again.
+    related = [i for i in _related(plan, purged, writers) if i not in absent]
     holders = yield from _read_related(store, related)
     verdict = decide(plan, purged, writers, holders, [t for t in tokens if t not in vanished])
     outcomes = yield [Delete(t) for t in verdict.deletable]
@@ -139,8 +141,13 @@ def _filter_query(selection: PurgeSelection, continuation: str | None) -> pb.Que
     return pb.QueryInstancesRequest(query=query)
 
 
-def _read_plan(store: PayloadStore, selection: PurgeSelection) -> Flow[dict[str, InstanceRecord]]:
-    """Read the instances the purge may remove, and their sub-orchestrations, before it runs."""
+def _read_plan(
+    store: PayloadStore, selection: PurgeSelection, absent: set[str]
+) -> Flow[dict[str, InstanceRecord]]:
+    """Read the instances the purge may remove, and their sub-orchestrations, before it runs.
+
+    Children that do not exist are added to *absent*.
+    """
     states: dict[str, pb.OrchestrationState] = {}
     pending: list[str] = []
     if selection.instance_id is not None:
@@ -167,6 +174,8 @@ def _read_plan(store: PayloadStore, selection: PurgeSelection) -> Flow[dict[str,
             response = unwrap(outcome)  # before the purge: a failure here stops it
             if response.exists:
                 states[instance_id] = response.orchestrationState
+            else:
+                absent.add(instance_id)
         existing = [i for i in pending if i in states]
         histories = yield [History(i) for i in existing]
         following: dict[str, None] = {}
