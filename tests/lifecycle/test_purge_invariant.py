@@ -26,7 +26,7 @@ def _output(state: object) -> object:
 class TestPurgeKeepsWhatExistingInstancesNeed:
     @pytest.mark.parametrize("naming", ["default child id", "explicit child id"])
     def test_a_child_purged_under_a_running_parent(self, site: Site, naming: str) -> None:
-        """The issue's first case: purge by status takes the finished child, and the parent still gets its output.
+        """The issue's first case: purge by status takes the finished child; the parent still gets its output.
 
         The parent's worker is away while the child finishes, so the child's output is on its
         way to the parent, in no history, when the purge runs.
@@ -108,7 +108,7 @@ class TestPurgeKeepsWhatExistingInstancesNeed:
         )
 
     def test_an_entity_signalled_by_a_purged_orchestration(self, site: Site) -> None:
-        """No entity worker runs while the orchestration signals and is purged: the signal waits in a queue."""
+        """No entity worker runs while the orchestration signals and is purged: the signal waits, queued."""
         key, value = new_id("key"), wf.big("cart")
         site.worker(orchestrators=(wf.signal_cart,))
         client = site.client()
@@ -147,7 +147,7 @@ class TestPurgeDeletesWhatNobodyCanNeed:
         assert not any(child_output in site.store().download(t).decode() for t in left)
 
     def test_what_a_purge_costs_in_rpcs(self, site: Site) -> None:
-        """A lone instance: its state and history, the purge, a check that it is gone. A child: its parent too."""
+        """A child: its state and history, the purge, a check that it is gone, and its parent."""
         site.worker(orchestrators=(wf.parent, wf.child), activities=(wf.grow,))
         counter = CountingInterceptor()
         client = site.client(interceptors=[counter])
