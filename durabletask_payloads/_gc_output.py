@@ -12,6 +12,7 @@ __all__ = ["ProgressBars", "age_text", "finding_json", "finding_line", "summary"
 
 
 def finding_json(finding: Finding) -> str:
+    """Return one JSON object (a line of ``--json`` output) for a finding."""
     info = finding.info
     fields: dict[str, Any] = {
         "type": "payload",
@@ -29,12 +30,14 @@ def finding_json(finding: Finding) -> str:
 
 
 def finding_line(finding: Finding) -> str:
+    """Return the tab-separated line of text output: token, stored size, instance, creation time."""
     info = finding.info
     created = info.created.isoformat(timespec="seconds") if info.created else "-"
     return f"{info.token}\t{info.stored_size}\t{info.instance_id or '-'}\t{created}"
 
 
 def summary(report: GcReport, older_than: timedelta, deleting: bool, code: int) -> dict[str, Any]:
+    """Return the last line of ``--json`` output: what the census found and what was done."""
     census = report.census
     return {
         "type": "summary",
@@ -60,6 +63,7 @@ def summary(report: GcReport, older_than: timedelta, deleting: bool, code: int) 
 
 
 def age_text(age: timedelta) -> str:
+    """Return an age as people write it: 7 days, 12h, 30m, 90s."""
     seconds = age.total_seconds()
     if seconds and not seconds % 86400:
         days = int(seconds // 86400)
@@ -91,6 +95,7 @@ class ProgressBars:
             return
         bar = self._bars.get(stage)
         if bar is None:
+            self.close()  # one stage at a time: the finished bars stay as they ended
             units = {"census": "instance", "listing": "payload", "deleting": "payload"}
             bar = self._tqdm(
                 desc=stage, total=total, unit=units.get(stage, "it"), file=self._stream, leave=True
@@ -101,6 +106,7 @@ class ProgressBars:
         bar.update(done - bar.n)
 
     def close(self) -> None:
-        """Close every bar shown."""
+        """Close every bar still open."""
         for bar in self._bars.values():
-            bar.close()
+            if not bar.disable:
+                bar.close()
