@@ -17,6 +17,7 @@ orchestration's store bounded.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -150,9 +151,23 @@ def collect_garbage(
     emit = on_finding or (lambda finding: None)
     report = GcReport(backend=backend, task_hub=task_hub)
 
-    def run(flow: Flow[Any]) -> Any:
-        return drive(flow, stub, store, metadata=metadata, concurrency=settings.concurrency)
+    with ThreadPoolExecutor(settings.concurrency, thread_name_prefix="durabletask-payloads-gc") as pool:
 
+        def run(flow: Flow[Any]) -> Any:
+            return drive(flow, stub, store, metadata=metadata, executor=pool)
+
+        _collect(run, store, settings, report, tell, emit)
+    return report
+
+
+def _collect(
+    run: Callable[[Flow[Any]], Any],
+    store: PayloadStore,
+    settings: GcSettings,
+    report: GcReport,
+    tell: ProgressCallback,
+    emit: Callable[[Finding], None],
+) -> None:
     report.census = run(
         census_flow(store, page_size=settings.page_size, progress=lambda n: tell("census", n, None))
     )
@@ -178,14 +193,14 @@ def collect_garbage(
         emit(finding)
     if doomed and census.empty and not settings.force:
         report.refused = (
-            f"the census found no orchestration and no entity at {backend} "
-            f"(task hub: {task_hub or 'none named'}) while the store holds {len(payloads)} payload(s)"
+            f"the census found no orchestration and no entity at {report.backend} "
+            f"(task hub: {report.task_hub or 'none named'}) while the store holds {len(payloads)} payload(s)"
         )
         for info in doomed:
             finding = Finding(info, "unreferenced", "listed")
             report.add(finding)
             emit(finding)
-        return report
+        return
     run(_second_look(store, census, doomed))
     tell("deleting", 0, len(doomed))
     done = 0
@@ -196,7 +211,6 @@ def collect_garbage(
             emit(finding)
         done += len(batch)
         tell("deleting", done, len(doomed))
-    return report
 
 
 def _second_look(store: PayloadStore, census: Census, doomed: list[PayloadInfo]) -> Flow[None]:

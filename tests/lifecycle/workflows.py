@@ -102,3 +102,9 @@ def eternal(ctx: task.OrchestrationContext, state: dict[str, Any]) -> Any:
     ctx.send_event(state["beacon"], "ready")
     yield ctx.wait_for_external_event("stop")
     return {"n": n, "input": digest(state), "result": digest(result)}
+
+
+def fan(ctx: task.OrchestrationContext, label: str) -> int:
+    """Ten activities with large results: ten payloads that the history refers to."""
+    results = yield task.when_all([ctx.call_activity(grow, input=f"{label}-{n}") for n in range(10)])
+    return len(results)
