@@ -113,17 +113,16 @@ def purge_flow(store: PayloadStore, selection: PurgeSelection) -> Flow[PayloadPu
             verdict.kept[token] = "the store failed"
         elif outcome:
             deleted += 1
-    if verdict.kept:
-        reasons: dict[str, int] = {}
-        for reason in verdict.kept.values():
-            reasons[reason] = reasons.get(reason, 0) + 1
-        _log.info(
-            "Purged %d instance(s): deleted %d payload(s), kept %d (%s)",
-            len(purged),
-            deleted,
-            len(verdict.kept),
-            ", ".join(f"{n} {why}" for why, n in reasons.items()),
-        )
+    reasons: dict[str, int] = {}
+    for reason in verdict.kept.values():
+        reasons[reason] = reasons.get(reason, 0) + 1
+    _log.info(
+        "Purged %d instance(s): deleted %d payload(s), kept %d%s",
+        len(purged),
+        deleted,
+        len(verdict.kept),
+        "".join(f"; {n} {why}" for why, n in reasons.items()),
+    )
     return with_payloads(result, deleted, len(verdict.kept))
 
 
