@@ -1,6 +1,6 @@
 """The ``durabletask-payloads`` command: clean up, read and inspect payloads, serve the viewer.
 
-durabletask-payloads gc --store azure: --backend localhost:4001 --older-than 7d [--delete]
+durabletask-payloads gc --store azure: --backend localhost:4001 --older-than 7d [--delete] [--json]
 durabletask-payloads get TOKEN --store file:/var/lib/payloads [--output FILE]
 durabletask-payloads inspect TOKEN --store azure:
 durabletask-payloads serve --store s3://bucket --backend localhost:4001 [--port 8765]
@@ -13,17 +13,18 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any, TextIO
 
 import grpc
-from durabletask.internal import orchestrator_service_pb2 as pb
 from durabletask.internal import orchestrator_service_pb2_grpc as stubs
 
+from ._census import CensusError
 from ._exceptions import PayloadError
-from ._store import PayloadInfo, PayloadStore
+from ._gc import Finding, GcSettings, collect_garbage
+from ._gc_output import ProgressBars, age_text, finding_json, finding_line, summary
+from ._store import PayloadStore
 from ._store_spec import SPEC_HELP, open_store
 from ._version import __version__
 
@@ -31,6 +32,16 @@ __all__ = ["main"]
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return value
 
 
 def parse_age(text: str) -> timedelta:
@@ -41,95 +52,83 @@ def parse_age(text: str) -> timedelta:
     return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in parts))
 
 
-class Progress:
-    """A one-line progress bar on a terminal; a plain summary line elsewhere."""
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
 
-    def __init__(self, total: int, label: str, out: TextIO) -> None:
-        self.total, self.label, self.out, self.done = total, label, out, 0
-        self.live = out.isatty()
-
-    def step(self) -> None:
-        self.done += 1
-        if self.live:
-            filled = int(30 * self.done / max(self.total, 1))
-            self.out.write(f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total}")
-            self.out.flush()
-
-    def finish(self) -> None:
-        self.out.write(("\n" if self.live else "") + f"{self.label}: {self.done}/{self.total}\n")
+EXIT_HELP = """\
+exit status:
+  0  done (a dry run listed what it found, or --delete deleted it)
+  1  a payload, store or backend error; for gc also a deletion that failed
+  2  a usage error
+  3  gc refused to delete: the census found no instance while the store holds payloads
+"""
 
 
-@dataclass
-class Census:
-    """What ``gc`` found in a store."""
-
-    orphans: list[PayloadInfo] = field(default_factory=list)
-    live: int = 0
-    young: int = 0
-    unattributed: int = 0
-
-
-def census(
-    payloads: Iterable[PayloadInfo], instance_exists: Any, older_than: timedelta, now: datetime
-) -> Census:
-    """Sort payloads into orphans (instance gone, old enough) and the rest."""
-    result = Census()
-    known: dict[str, bool] = {}
-    for info in payloads:
-        if info.instance_id is None:
-            result.unattributed += 1  # written without an instance, or by another SDK
-            continue
-        if info.created is None or now - info.created < older_than:
-            result.young += 1
-            continue
-        if info.instance_id not in known:
-            known[info.instance_id] = instance_exists(info.instance_id)
-        if known[info.instance_id]:
-            result.live += 1
-        else:
-            result.orphans.append(info)
-    return result
-
-
-def _backend(args: argparse.Namespace) -> Any:
+def _backend(args: argparse.Namespace) -> tuple[Any, list[tuple[str, str]]]:
     if args.secure:
         channel = grpc.secure_channel(args.backend, grpc.ssl_channel_credentials())
     else:
         channel = grpc.insecure_channel(args.backend)
-    stub = stubs.TaskHubSidecarServiceStub(channel)  # type: ignore[no-untyped-call]
-    metadata = [tuple(item.split("=", 1)) for item in args.metadata]
-
-    def exists(instance_id: str) -> bool:
-        # Entity ids look like "@name@key"; everything else is an orchestration.
-        if instance_id.startswith("@"):
-            entity = stub.GetEntity(pb.GetEntityRequest(instanceId=instance_id), metadata=metadata)
-            return bool(entity.exists)
-        return bool(stub.GetInstance(pb.GetInstanceRequest(instanceId=instance_id), metadata=metadata).exists)
-
-    return exists
+    metadata = [(key, value) for key, _, value in (item.partition("=") for item in args.metadata)]
+    if args.taskhub:
+        metadata.append(("taskhub", args.taskhub))
+    return stubs.TaskHubSidecarServiceStub(channel), metadata  # type: ignore[no-untyped-call]
 
 
 def _gc(args: argparse.Namespace, store: PayloadStore, out: TextIO, err: TextIO) -> int:
-    found = census(store.list_payloads(), _backend(args), args.older_than, datetime.now(timezone.utc))
-    size = sum(info.stored_size for info in found.orphans)
-    for info in found.orphans:
-        created = info.created.isoformat(timespec="seconds") if info.created else "?"
-        out.write(f"{info.token}\t{info.stored_size}\t{info.instance_id}\t{created}\n")
-    err.write(
-        f"{len(found.orphans)} orphaned payload(s), {size:,} bytes stored, of instances that no longer "
-        f"exist; kept {found.live} of live instances, {found.young} younger than {args.older_than}, "
-        f"{found.unattributed} of unknown instance\n"
+    settings = GcSettings(
+        older_than=args.older_than, delete=args.delete, force=args.force, concurrency=args.concurrency
     )
-    if not args.delete:
-        if found.orphans:
+    stub, metadata = _backend(args)
+    bars = ProgressBars(err)
+
+    def found(finding: Finding) -> None:
+        if args.json:
+            out.write(finding_json(finding) + "\n")
+        elif finding.verdict == "unreferenced" and finding.action in ("listed", "deleted"):
+            out.write(finding_line(finding) + "\n")
+
+    try:
+        report = collect_garbage(
+            stub,
+            store,
+            settings,
+            backend=args.backend,
+            task_hub=args.taskhub,
+            metadata=metadata,
+            on_finding=found,
+            progress=bars.update,
+        )
+    finally:
+        bars.close()
+    census, age = report.census, age_text(args.older_than)
+    code = EXIT_REFUSED if report.refused else EXIT_FAILED if report.count("failed") else EXIT_OK
+    if args.json:
+        out.write(json.dumps(summary(report, args.older_than, args.delete, code)) + "\n")
+    err.write(
+        f"census: {len(census.orchestrations)} orchestration(s) and {len(census.entities)} entity(ies) "
+        f"at {args.backend} (task hub: {args.taskhub or 'none named'}) "
+        f"refer to {len(census.marked)} payload(s)\n"
+        f"{report.count('unreferenced')} unreferenced payload(s) older than {age}, "
+        f"{report.unreferenced_bytes:,} bytes stored; kept {report.count('referenced')} referred to by "
+        f"existing instances and {report.count('young')} younger than {age}\n"
+    )
+    if report.refused:
+        err.write(
+            f"refusing to delete: {report.refused}. Is --backend (or --taskhub, --metadata) the one whose "
+            "instances use this store? If that task hub really is empty, run again with --force.\n"
+        )
+    elif not args.delete:
+        if census.empty and report.count("unreferenced"):
+            err.write(f"warning: no instance found at {args.backend}: every old payload is unreferenced\n")
+        if report.count("unreferenced"):
             err.write("dry run: nothing deleted; run again with --delete to delete them\n")
-        return 0
-    progress = Progress(len(found.orphans), "deleting", err)
-    for info in found.orphans:
-        store.delete(info.token)
-        progress.step()
-    progress.finish()
-    return 0
+    else:
+        err.write(
+            f"deleted {report.count('deleted')} of {report.count('unreferenced')} unreferenced payload(s)"
+            f" ({report.count('gone')} already gone, {report.count('rescued')} referred to again, "
+            f"{report.count('failed')} failed)\n"
+        )
+    return code
 
 
 def _get(args: argparse.Namespace, store: PayloadStore, out: TextIO, err: TextIO) -> int:
@@ -227,26 +226,43 @@ def _parser() -> argparse.ArgumentParser:
         sub.add_argument("--store", required=True, help="the payload store (see store specs below)")
         return sub
 
-    gc = add("gc", "Find payloads whose instance no longer exists (dry run), and delete them with --delete.")
+    gc = add(
+        "gc",
+        "Find the payloads that no existing orchestration or entity refers to and that are older than "
+        "--older-than (dry run), and delete them with --delete.",
+    )
+    gc.epilog = f"{SPEC_HELP}\n{EXIT_HELP}"
     gc.add_argument(
         "--backend", default="localhost:4001", help="the Durable Task sidecar (default localhost:4001)"
     )
     gc.add_argument("--secure", action="store_true", help="use TLS to reach the backend")
+    gc.add_argument("--taskhub", help="the task hub (sent as gRPC metadata taskhub=NAME)")
     gc.add_argument(
         "--metadata",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="gRPC metadata for the backend, e.g. taskhub=default (repeatable)",
+        help="more gRPC metadata for the backend (repeatable)",
     )
     gc.add_argument(
         "--older-than",
         type=parse_age,
         default=timedelta(days=1),
         metavar="AGE",
-        help="only payloads at least this old, e.g. 12h or 7d (default 1d)",
+        help="grace period: only payloads at least this old, e.g. 12h or 7d (default 1d)",
     )
     gc.add_argument("--delete", action="store_true", help="delete what is found (default: only list it)")
+    gc.add_argument(
+        "--force", action="store_true", help="delete even when the census finds no instance at all"
+    )
+    gc.add_argument("--json", action="store_true", help="one JSON line per payload, then a summary line")
+    gc.add_argument(
+        "--concurrency",
+        type=_positive,
+        default=8,
+        metavar="N",
+        help="backend reads and store deletions in flight at once (default 8)",
+    )
     get = add("get", "Print (or save) the original payload behind a token.")
     get.add_argument("token")
     get.add_argument("--output", "-o", help="write to this file instead of standard output")
@@ -282,7 +298,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    """Run the command line; return the exit status (0 ok, 1 payload or store error, 2 usage)."""
+    """Run the command line; return the exit status (see :data:`EXIT_HELP`)."""
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
     args = _parser().parse_args(argv)
@@ -297,8 +313,12 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: T
             return run(args, store, out, err)
     except PayloadError as exc:
         err.write(f"durabletask-payloads: {exc}\n")
-        return 1
+        return EXIT_FAILED
+    except CensusError as exc:
+        err.write(f"durabletask-payloads: nothing deleted: {exc}\n")
+        return EXIT_FAILED
     except grpc.RpcError as exc:
         backend = getattr(args, "backend", None)
-        err.write(f"durabletask-payloads: the backend at {backend} failed: {exc.code().name}\n")
-        return 1
+        code = exc.code().name if callable(getattr(exc, "code", None)) else type(exc).__name__
+        err.write(f"durabletask-payloads: nothing deleted: the backend at {backend} failed: {code}\n")
+        return EXIT_FAILED

@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections import deque
-from collections.abc import Sequence
+import functools
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import grpc
 import grpc.aio
 from durabletask import client as _client
-from durabletask.internal import orchestrator_service_pb2 as pb
 from typing_extensions import Unpack
 
 from . import aio
 from ._arguments import ClientArguments
-from ._hooks import RAW_CALL
+from ._flow import drive, drive_async
 from ._interceptors import PayloadInterceptor
-from ._lifecycle import (
-    PurgePlan,
-    child_instances,
-    delete_owned_payloads,
-    read_history,
-    read_history_async,
-    with_payloads,
-)
+from ._purge import PurgeSelection, purge_flow
 from ._store import PayloadStore
 
 __all__ = ["AsyncTaskHubGrpcClient", "TaskHubGrpcClient"]
@@ -41,14 +32,18 @@ class TaskHubGrpcClient(_client.TaskHubGrpcClient):
     sent. Every other argument is passed on to durabletask's client.
 
     Purging an orchestration (``purge_orchestration``, ``purge_orchestrations_by``,
-    recursive or not) also deletes the payloads the purged instances wrote,
-    unless ``delete_payloads_on_purge=False``; the result is then a
-    :class:`~durabletask_payloads.PayloadPurgeResult` that counts them.
+    recursive or not) also deletes the payloads the purged instances wrote that
+    no instance still existing can refer to, unless
+    ``delete_payloads_on_purge=False``; the result is then a
+    :class:`~durabletask_payloads.PayloadPurgeResult` that counts them. What
+    cannot be proven unreferenced (inputs, which a restart may copy, among
+    others) is kept for ``durabletask-payloads gc``: docs/cli.md has the rules.
 
     Args:
         payload_store: Where large payloads go. Without one this is durabletask's
             client, unchanged.
-        delete_payloads_on_purge: Delete the payloads of purged instances (default True).
+        delete_payloads_on_purge: Delete the payloads of purged instances that
+            nothing refers to (default True).
         interceptors: Your own gRPC interceptors; the payload interceptor is added.
         channel: A channel you own; it is wrapped with the payload interceptor.
         **kwargs: Any other ``durabletask.client.TaskHubGrpcClient`` argument.
@@ -79,9 +74,9 @@ class TaskHubGrpcClient(_client.TaskHubGrpcClient):
         return self._payload_interceptor.store if self._payload_interceptor is not None else None
 
     def purge_orchestration(self, instance_id: str, recursive: bool = True) -> _client.PurgeInstancesResult:
-        """Purge an orchestration instance, and then the payloads it wrote (see the class docs)."""
-        plan = self._plan_purge([instance_id])
-        return self._finish_purge(super().purge_orchestration(instance_id, recursive), plan)
+        """Purge an orchestration instance, and then the payloads nothing else needs (see the class docs)."""
+        purge = functools.partial(super().purge_orchestration, instance_id, recursive)
+        return self._purge(PurgeSelection(instance_id=instance_id), purge)
 
     def purge_orchestrations_by(
         self,
@@ -91,55 +86,24 @@ class TaskHubGrpcClient(_client.TaskHubGrpcClient):
         recursive: bool = False,
         timeout: timedelta | None = None,
     ) -> _client.PurgeInstancesResult:
-        """Purge the orchestrations a filter selects, and then the payloads they wrote."""
-        plan: PurgePlan | None = None
-        if self._delete_payloads_on_purge and self.payload_store is not None:
-            query = _client.OrchestrationQuery(
-                created_time_from=created_time_from,
-                created_time_to=created_time_to,
-                runtime_status=runtime_status,
-            )
-            plan = self._plan_purge([s.instance_id for s in self.get_all_orchestration_states(query)])
-        result = super().purge_orchestrations_by(
-            created_time_from, created_time_to, runtime_status, recursive, timeout
+        """Purge the orchestrations a filter selects, and then the payloads nothing else needs."""
+        purge = functools.partial(
+            super().purge_orchestrations_by,
+            created_time_from,
+            created_time_to,
+            runtime_status,
+            recursive,
+            timeout,
         )
-        return self._finish_purge(result, plan)
+        return self._purge(_selection(created_time_from, created_time_to, runtime_status), purge)
 
-    def _plan_purge(self, instance_ids: list[str]) -> PurgePlan | None:
-        store = self.payload_store
-        if store is None or not self._delete_payloads_on_purge:
-            return None
-        stub = cast(Any, self._stub)
-        plan = PurgePlan()
-        pending = deque(instance_ids)
-        while pending:
-            instance_id = pending.popleft()
-            if instance_id in plan.references:
-                continue
-            request = pb.GetInstanceRequest(instanceId=instance_id, getInputsAndOutputs=True)
-            state = stub.GetInstance(request, metadata=[RAW_CALL])
-            if not state.exists:
-                continue
-            # RAW_CALL: the tokens as the backend holds them, not the payloads behind them.
-            events = read_history(stub, instance_id, metadata=[RAW_CALL])
-            plan.add(instance_id, [state, *events], store)
-            pending.extend(child_instances(events))  # even when not recursive: see PurgePlan
-        return plan
-
-    def _finish_purge(
-        self, result: _client.PurgeInstancesResult, plan: PurgePlan | None
+    def _purge(
+        self, selection: PurgeSelection, purge: Callable[[], _client.PurgeInstancesResult]
     ) -> _client.PurgeInstancesResult:
         store = self.payload_store
-        if plan is None or store is None:
-            return result
-        stub = cast(Any, self._stub)
-        # Only instances that really are gone give up their payloads (a filter may match running ones).
-        purged = {
-            instance_id
-            for instance_id in plan.references
-            if not stub.GetInstance(pb.GetInstanceRequest(instanceId=instance_id), metadata=[RAW_CALL]).exists
-        }
-        return with_payloads(result, *delete_owned_payloads(store, plan, purged))
+        if store is None or not self._delete_payloads_on_purge:
+            return purge()
+        return drive(purge_flow(store, selection), self._stub, store, purge=purge)
 
 
 class AsyncTaskHubGrpcClient(_client.AsyncTaskHubGrpcClient):
@@ -187,8 +151,8 @@ class AsyncTaskHubGrpcClient(_client.AsyncTaskHubGrpcClient):
         self, instance_id: str, recursive: bool = True
     ) -> _client.PurgeInstancesResult:
         """Async twin of :meth:`TaskHubGrpcClient.purge_orchestration`."""
-        plan = await self._plan_purge([instance_id])
-        return await self._finish_purge(await super().purge_orchestration(instance_id, recursive), plan)
+        purge = functools.partial(super().purge_orchestration, instance_id, recursive)
+        return await self._purge(PurgeSelection(instance_id=instance_id), purge)
 
     async def purge_orchestrations_by(
         self,
@@ -199,51 +163,32 @@ class AsyncTaskHubGrpcClient(_client.AsyncTaskHubGrpcClient):
         timeout: timedelta | None = None,
     ) -> _client.PurgeInstancesResult:
         """Async twin of :meth:`TaskHubGrpcClient.purge_orchestrations_by`."""
-        plan: PurgePlan | None = None
-        if self._delete_payloads_on_purge and self.payload_store is not None:
-            query = _client.OrchestrationQuery(
-                created_time_from=created_time_from,
-                created_time_to=created_time_to,
-                runtime_status=runtime_status,
-            )
-            states = await self.get_all_orchestration_states(query)
-            plan = await self._plan_purge([s.instance_id for s in states])
-        result = await super().purge_orchestrations_by(
-            created_time_from, created_time_to, runtime_status, recursive, timeout
+        purge = functools.partial(
+            super().purge_orchestrations_by,
+            created_time_from,
+            created_time_to,
+            runtime_status,
+            recursive,
+            timeout,
         )
-        return await self._finish_purge(result, plan)
+        return await self._purge(_selection(created_time_from, created_time_to, runtime_status), purge)
 
-    async def _plan_purge(self, instance_ids: list[str]) -> PurgePlan | None:
-        store = self.payload_store
-        if store is None or not self._delete_payloads_on_purge:
-            return None
-        stub = cast(Any, self._get_stub())
-        plan = PurgePlan()
-        pending = deque(instance_ids)
-        while pending:
-            instance_id = pending.popleft()
-            if instance_id in plan.references:
-                continue
-            request = pb.GetInstanceRequest(instanceId=instance_id, getInputsAndOutputs=True)
-            state = await stub.GetInstance(request, metadata=[RAW_CALL])
-            if not state.exists:
-                continue
-            events = await read_history_async(stub, instance_id, metadata=[RAW_CALL])
-            plan.add(instance_id, [state, *events], store)
-            pending.extend(child_instances(events))  # even when not recursive: see PurgePlan
-        return plan
-
-    async def _finish_purge(
-        self, result: _client.PurgeInstancesResult, plan: PurgePlan | None
+    async def _purge(
+        self, selection: PurgeSelection, purge: Callable[[], Awaitable[_client.PurgeInstancesResult]]
     ) -> _client.PurgeInstancesResult:
         store = self.payload_store
-        if plan is None or store is None:
-            return result
-        stub = cast(Any, self._get_stub())
-        purged = set()
-        for instance_id in plan.references:
-            state = await stub.GetInstance(pb.GetInstanceRequest(instanceId=instance_id), metadata=[RAW_CALL])
-            if not state.exists:
-                purged.add(instance_id)
-        deleted, kept = await asyncio.to_thread(delete_owned_payloads, store, plan, purged)
-        return with_payloads(result, deleted, kept)
+        if store is None or not self._delete_payloads_on_purge:
+            return await purge()
+        return await drive_async(purge_flow(store, selection), self._get_stub(), store, purge=purge)
+
+
+def _selection(
+    created_time_from: datetime | None,
+    created_time_to: datetime | None,
+    runtime_status: list[_client.OrchestrationStatus] | None,
+) -> PurgeSelection:
+    return PurgeSelection(
+        created_time_from=created_time_from,
+        created_time_to=created_time_to,
+        runtime_status=[status.value for status in runtime_status] if runtime_status else None,
+    )

@@ -1,16 +1,15 @@
-"""Which payloads a purged instance leaves behind, and deleting them.
+"""What an instance's state and history refer to, for purge, gc and the viewer.
 
-No Durable Task backend deletes externalized payloads when it purges an
-instance. The clients of this package collect the tokens an instance's state and
-history refer to *before* the purge, and delete them *after* it succeeded,
-but only payloads whose recorded instance is one of the purged instances: a
-sub-orchestration's input, for example, was written by its parent, and may
-still be needed by the parent's history.
+No Durable Task backend deletes externalized payloads. The purge of this
+package's clients and the ``gc`` command decide what to delete from what the
+backend holds: tokens in states and histories (read raw, so nothing is
+downloaded). This module turns one instance's state and history into an
+:class:`InstanceRecord`: every token it refers to, and which of them are
+inputs, outputs, or values it sent to another instance.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,22 +19,30 @@ from durabletask.client import PurgeInstancesResult
 from durabletask.internal import orchestrator_service_pb2 as pb
 from google.protobuf.message import Message
 
-from ._exceptions import PayloadError, PayloadNotFoundError
 from ._externalize import payload_tokens
 from ._store import PayloadStore
 
 __all__ = [
+    "TERMINAL",
+    "Delivery",
+    "InstanceRecord",
     "PayloadPurgeResult",
-    "PurgePlan",
-    "child_instances",
-    "delete_owned_payloads",
     "read_history",
     "read_history_async",
+    "record_instance",
 ]
 
 _Metadata = Sequence[tuple[str, str]]
 
-_log = logging.getLogger("durabletask_payloads.lifecycle")
+#: Statuses after which an orchestration's history no longer grows.
+TERMINAL = frozenset(
+    {
+        pb.ORCHESTRATION_STATUS_COMPLETED,
+        pb.ORCHESTRATION_STATUS_FAILED,
+        pb.ORCHESTRATION_STATUS_TERMINATED,
+        pb.ORCHESTRATION_STATUS_CANCELED,
+    }
+)
 
 
 @dataclass
@@ -44,9 +51,12 @@ class PayloadPurgeResult(PurgeInstancesResult):
 
     Attributes:
         deleted_payload_count: Payloads deleted from the store.
-        kept_payload_count: Payloads referred to but kept: written by another
-            instance, or of unknown origin (e.g. written by another SDK), or
-            not deletable because the store failed (clean-up will find those).
+        kept_payload_count: Payloads the purged instances referred to and that
+            were kept: referred to by an instance that still exists, written by
+            another instance or by another SDK, an input (which a restart may
+            have copied), sent to an instance that may not have received it
+            yet, or not deletable because the store failed. ``gc`` collects
+            those that no instance refers to.
 
     """
 
@@ -54,30 +64,148 @@ class PayloadPurgeResult(PurgeInstancesResult):
     kept_payload_count: int = 0
 
 
-@dataclass
-class PurgePlan:
-    """The instances a purge may remove, their sub-orchestrations, and the tokens each refers to.
+@dataclass(frozen=True)
+class Delivery:
+    """A token an orchestration sent to another instance, as its history records it.
 
-    Sub-orchestrations are always looked at, even for a non-recursive purge (or a
-    backend that ignores ``recursive``): an instance that survives the purge
-    keeps every payload its state or history refers to.
+    Attributes:
+        target: The receiving instance.
+        token: The token sent.
+        kind: ``"event"`` (``send_event``), ``"signal"`` or ``"call"`` (entity operations).
+        answered: For a call, whether its response is in the sender's history.
+
     """
 
-    references: dict[str, list[str]] = field(default_factory=dict)
+    target: str
+    token: str
+    kind: str
+    answered: bool = False
 
-    def add(self, instance_id: str, messages: Iterable[Message], store: PayloadStore) -> None:
-        """Record the tokens of *store* that *instance_id*'s state and history refer to."""
-        tokens: dict[str, None] = {}  # ordered and without repeats
-        for message in messages:
-            tokens.update(dict.fromkeys(payload_tokens(message, store)))
-        self.references[instance_id] = list(tokens)
+
+@dataclass
+class InstanceRecord:
+    """What one instance's state and history refer to.
+
+    Attributes:
+        instance_id: The instance.
+        status: Its runtime status (an ``OrchestrationStatus`` value), if an orchestration.
+        tokens: Every token of the store in its state and history, in order, once each.
+        inputs: Tokens that are inputs: its own, its children's, its next generation's.
+        outputs: Tokens of its result or failure, which go to its parent.
+        deliveries: Tokens it sent to other instances.
+        parent: The parent the backend recorded, if any.
+        children: The sub-orchestrations it started.
+        complete: Whether its history could be read; if not, what it sent
+            is unknown and none of its tokens may be deleted.
+
+    """
+
+    instance_id: str
+    status: int | None = None
+    tokens: dict[str, None] = field(default_factory=dict)
+    inputs: set[str] = field(default_factory=set)
+    outputs: set[str] = field(default_factory=set)
+    deliveries: list[Delivery] = field(default_factory=list)
+    parent: str | None = None
+    children: list[str] = field(default_factory=list)
+    complete: bool = True
+
+    @property
+    def terminal(self) -> bool:
+        """Whether its history can no longer grow."""
+        return self.status in TERMINAL
+
+
+def _tokens(message: Message | None, store: PayloadStore) -> list[str]:
+    return payload_tokens(message, store) if message is not None else []
+
+
+def _value_tokens(holder: Message, name: str, store: PayloadStore) -> list[str]:
+    return _tokens(getattr(holder, name), store) if holder.HasField(name) else []
+
+
+def record_instance(
+    instance_id: str,
+    state: pb.OrchestrationState | pb.EntityMetadata | None,
+    events: Iterable[pb.HistoryEvent],
+    store: PayloadStore,
+) -> InstanceRecord:
+    """Describe what an orchestration's (or entity's) state and history refer to.
+
+    Args:
+        instance_id: The instance.
+        state: Its ``OrchestrationState`` (read with inputs and outputs) or an
+            entity's ``EntityMetadata`` (read with its state), as the backend holds them.
+        events: Its history, as the backend holds it.
+        store: The store whose tokens count.
+
+    """
+    record = InstanceRecord(instance_id)
+    if isinstance(state, pb.OrchestrationState):
+        record.status = state.orchestrationStatus
+        record.tokens.update(dict.fromkeys(_tokens(state, store)))
+        record.inputs.update(_value_tokens(state, "input", store))
+        record.outputs.update(_value_tokens(state, "output", store))
+        record.outputs.update(_value_tokens(state, "failureDetails", store))
+        if state.HasField("parentInstanceId") and state.parentInstanceId.value:
+            record.parent = state.parentInstanceId.value
+    elif state is not None:
+        record.tokens.update(dict.fromkeys(_tokens(state, store)))
+    history = list(events)
+    answered = {
+        event.entityOperationCompleted.requestId
+        for event in history
+        if event.HasField("entityOperationCompleted")
+    } | {
+        event.entityOperationFailed.requestId for event in history if event.HasField("entityOperationFailed")
+    }
+    for event in history:
+        record.tokens.update(dict.fromkeys(_tokens(event, store)))
+        _classify(record, event, answered, store)
+    return record
+
+
+def _classify(
+    record: InstanceRecord, event: pb.HistoryEvent, answered: set[str], store: PayloadStore
+) -> None:
+    kind = event.WhichOneof("eventType")
+    if kind == "executionStarted":
+        started = event.executionStarted
+        record.inputs.update(_value_tokens(started, "input", store))
+        parent = started.parentInstance.orchestrationInstance.instanceId
+        if started.HasField("parentInstance") and parent:
+            record.parent = parent
+    elif kind == "subOrchestrationInstanceCreated":
+        created = event.subOrchestrationInstanceCreated
+        record.inputs.update(_value_tokens(created, "input", store))
+        if created.instanceId:
+            record.children.append(created.instanceId)
+    elif kind == "continueAsNew":
+        record.inputs.update(_value_tokens(event.continueAsNew, "input", store))
+    elif kind in ("executionCompleted", "executionTerminated"):
+        record.outputs.update(_tokens(getattr(event, kind), store))
+    elif kind == "eventSent":
+        sent = event.eventSent
+        for token in _value_tokens(sent, "input", store):
+            record.deliveries.append(Delivery(sent.instanceId, token, "event"))
+    elif kind == "entityOperationSignaled":
+        signal = event.entityOperationSignaled
+        for token in _value_tokens(signal, "input", store):
+            record.deliveries.append(Delivery(signal.targetInstanceId.value, token, "signal"))
+    elif kind == "entityOperationCalled":
+        call = event.entityOperationCalled
+        for token in _value_tokens(call, "input", store):
+            record.deliveries.append(
+                Delivery(call.targetInstanceId.value, token, "call", answered=call.requestId in answered)
+            )
 
 
 def read_history(stub: Any, instance_id: str, metadata: _Metadata = ()) -> list[pb.HistoryEvent]:
     """Return an instance's history as *stub*'s channel delivers it.
 
     A backend without history streaming (or any failure of the stream) gives an
-    empty history: callers then go by the instance's state alone.
+    empty history: callers then go by the instance's state alone. Purge and gc
+    do not use this: they must tell a missing history from an unreadable one.
     """
     request = pb.StreamInstanceHistoryRequest(instanceId=instance_id)
     try:
@@ -101,56 +229,6 @@ async def read_history_async(stub: Any, instance_id: str, metadata: _Metadata = 
         ]
     except grpc.RpcError:
         return []
-
-
-def child_instances(events: Iterable[pb.HistoryEvent]) -> list[str]:
-    """Return the sub-orchestration instance ids that a history started."""
-    return [
-        event.subOrchestrationInstanceCreated.instanceId
-        for event in events
-        if event.HasField("subOrchestrationInstanceCreated")
-        and event.subOrchestrationInstanceCreated.instanceId
-    ]
-
-
-def delete_owned_payloads(store: PayloadStore, plan: PurgePlan, purged: set[str]) -> tuple[int, int]:
-    """Delete the payloads that purged instances wrote and no surviving instance refers to.
-
-    Args:
-        store: The payload store.
-        plan: The instances looked at before the purge, with their tokens.
-        purged: Those of them that no longer exist.
-
-    Returns:
-        (deleted, kept). Idempotent: a payload already gone counts as neither.
-        Failures are logged and the payload kept, since the purge itself has
-        already succeeded; the ``gc`` command finds what is left.
-
-    """
-    protected = {
-        token for instance, tokens in plan.references.items() if instance not in purged for token in tokens
-    }
-    candidates = dict.fromkeys(
-        token for instance in purged for token in plan.references.get(instance, ()) if token not in protected
-    )
-    deleted = kept = 0
-    for token in candidates:
-        try:
-            owner = store.inspect(token).instance_id
-            if owner is None or owner not in purged:
-                kept += 1
-                continue
-            if store.delete(token):
-                deleted += 1
-        except PayloadNotFoundError:
-            continue
-        except PayloadError as exc:
-            _log.warning("Payload %s of a purged instance was not deleted: %s", token, exc)
-            kept += 1
-    kept += len({token for tokens in plan.references.values() for token in tokens} & protected)
-    if candidates:
-        _log.info("Purged %d instance(s): deleted %d payload(s), kept %d", len(purged), deleted, kept)
-    return deleted, kept
 
 
 def with_payloads(result: PurgeInstancesResult, deleted: int, kept: int) -> PayloadPurgeResult:

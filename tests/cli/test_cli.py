@@ -1,4 +1,7 @@
-"""The durabletask-payloads command: gc, get, inspect, on the filesystem and Azure stores."""
+"""The durabletask-payloads command: gc, get, inspect, on the filesystem and Azure stores.
+
+What gc must never delete, scenario by scenario, is in tests/lifecycle.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from durabletask_payloads._cli import main, parse_age
 from ..conftest import Backend, make_store
 from ..e2e import workflows as wf
 from ..e2e.conftest import Env, start_env, stop_env
-from ..helpers import orders
+from ..helpers import free_port, orders
 
 pytestmark = pytest.mark.e2e
 OPTIONS = LargePayloadStorageOptions(threshold_bytes=1024)
@@ -61,7 +64,7 @@ def _stored(store: PayloadStore) -> set[str]:
 
 
 class TestGc:
-    def test_finds_and_deletes_only_payloads_of_instances_that_are_gone(
+    def test_finds_and_deletes_only_payloads_nothing_refers_to(
         self, world: tuple[Env, str], own_backend: Backend
     ) -> None:
         env, spec = world
@@ -69,7 +72,7 @@ class TestGc:
         live = env.run(wf.call_echo, orders(30, seed=410)).instance_id
         gone_tokens = set().union(*(_tokens_of(env, i) for i in gone))
         live_tokens = _tokens_of(env, live)
-        unattributed = env.store.inner.upload(b"x" * 5000)  # no instance recorded
+        unattributed = env.store.inner.upload(b"x" * 5000)  # no instance recorded, referred to by none
         with dt_client.TaskHubGrpcClient(
             host_address=own_backend.address
         ) as plain:  # purge leaves the payloads
@@ -81,19 +84,20 @@ class TestGc:
         code, out, err = run("gc", "--store", spec, "--backend", own_backend.address, "--older-than", "0s")
         assert code == 0
         listed = {line.split("\t")[0] for line in out.splitlines()}
-        assert gone_tokens <= listed
-        assert not listed & (live_tokens | {unattributed})
+        assert gone_tokens | {unattributed} <= listed
+        assert not listed & live_tokens
         assert "dry run: nothing deleted" in err
+        assert f"refer to {len(live_tokens)} payload(s)" in err
         assert _stored(env.store) == before
 
         code, _, err = run(
             "gc", "--store", spec, "--backend", own_backend.address, "--older-than", "0s", "--delete"
         )
         assert code == 0
-        assert f"deleting: {len(listed)}/{len(listed)}" in err
+        assert f"deleted {len(listed)} of {len(listed)} unreferenced payload(s)" in err
         after = _stored(env.store)
-        assert not after & gone_tokens
-        assert live_tokens | {unattributed} <= after
+        assert not after & (gone_tokens | {unattributed})
+        assert live_tokens <= after
         state = env.client.get_orchestration_state(live)
         assert state is not None and json.loads(state.serialized_output or "null")["same_echo"] is True
 
@@ -102,11 +106,70 @@ class TestGc:
         instance_id = env.run(wf.return_input, orders(30, seed=420)).instance_id
         with dt_client.TaskHubGrpcClient(host_address=own_backend.address) as plain:
             plain.purge_orchestration(instance_id)
-        code, out, err = run("gc", "--store", spec, "--backend", own_backend.address, "--older-than", "1d")
+        code, out, err = run("gc", "--store", spec, "--backend", own_backend.address, "--delete")
         assert code == 0
         assert out == ""
-        assert "0 orphaned payload(s)" in err
+        assert "0 unreferenced payload(s)" in err
         assert "younger than 1 day" in err
+        assert "deleted 0 of 0" in err
+
+    def test_json_gives_a_line_per_payload_and_a_summary(
+        self, world: tuple[Env, str], own_backend: Backend
+    ) -> None:
+        env, spec = world
+        live = env.run(wf.call_echo, orders(30, seed=421)).instance_id
+        orphan = env.store.inner.upload(b"j" * 5000, instance_id="gone-421")
+        argv = ["gc", "--store", spec, "--backend", own_backend.address, "--older-than", "0s", "--json"]
+        code, out, _ = run(*argv, "--delete")
+        assert code == 0
+        lines = [json.loads(line) for line in out.splitlines()]
+        payloads = {line["token"]: line for line in lines[:-1]}
+        assert {line["type"] for line in lines[:-1]} == {"payload"}
+        assert set(payloads) >= _tokens_of(env, live) | {orphan}
+        assert payloads[orphan] == {
+            "type": "payload",
+            "token": orphan,
+            "verdict": "unreferenced",
+            "action": "deleted",
+            "size": 5000,
+            "stored_size": payloads[orphan]["stored_size"],
+            "instance_id": "gone-421",
+            "created": payloads[orphan]["created"],
+        }
+        assert all(payloads[t]["verdict"] == "referenced" for t in _tokens_of(env, live))
+        summary = lines[-1]
+        assert summary["type"] == "summary" and summary["exit_code"] == 0
+        assert summary["deleted"] >= 1 and summary["dry_run"] is False and summary["refused"] is None
+        assert summary["payloads"] == len(payloads)
+        assert summary["backend"] == own_backend.address
+
+    def test_progress_bars_on_a_terminal(self, world: tuple[Env, str], own_backend: Backend) -> None:
+        """tqdm draws on standard error when it is a terminal; nothing of it goes elsewhere."""
+        env, spec = world
+        env.run(wf.call_echo, orders(30, seed=422))
+        env.store.inner.upload(b"p" * 5000, instance_id="gone-422")
+
+        class Terminal(io.StringIO):
+            def isatty(self) -> bool:
+                return True
+
+        out, err = io.StringIO(), Terminal()
+        argv = ["gc", "--store", spec, "--backend", own_backend.address, "--older-than", "0s", "--delete"]
+        assert main(argv, out=out, err=err) == 0
+        drawn = err.getvalue()
+        assert "census" in drawn and "listing" in drawn and "deleting" in drawn
+        assert "\r" in drawn  # redrawn in place
+        assert "census" not in out.getvalue()
+
+    def test_a_backend_that_cannot_be_reached_deletes_nothing(self, world: tuple[Env, str]) -> None:
+        env, spec = world
+        env.store.inner.upload(b"u" * 5000, instance_id="gone-423")
+        before = _stored(env.store)
+        address = f"127.0.0.1:{free_port()}"  # nothing listens there
+        code, _, err = run("gc", "--store", spec, "--backend", address, "--older-than", "0s", "--delete")
+        assert code == 1
+        assert f"nothing deleted: the backend at {address} failed: UNAVAILABLE" in err
+        assert _stored(env.store) == before
 
 
 class TestGetAndInspect:
@@ -192,6 +255,21 @@ class TestArguments:
 
         with pytest.raises(argparse.ArgumentTypeError):
             parse_age(text)
+
+    @pytest.mark.parametrize("value", ["0", "-1", "many"])
+    def test_concurrency_must_be_a_positive_number(
+        self, value: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        with pytest.raises(SystemExit) as exit_info:
+            main(["gc", "--store", ".", "--concurrency", value])
+        assert exit_info.value.code == 2
+        assert "is not a whole number of at least 1" in capsys.readouterr().err
+
+    def test_gc_help_documents_the_exit_status(self, capsys: pytest.CaptureFixture[str]) -> None:
+        with pytest.raises(SystemExit):
+            main(["gc", "--help"])
+        text = capsys.readouterr().out
+        assert "exit status:" in text and "3  gc refused to delete" in text
 
     def test_python_dash_m_runs_the_same_command(self) -> None:
         done = subprocess.run(
