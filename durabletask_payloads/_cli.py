@@ -1,34 +1,57 @@
 """The ``durabletask-payloads`` command: clean up, read and inspect payloads, serve the viewer.
 
 durabletask-payloads gc --store azure: --backend localhost:4001 --older-than 7d [--delete] [--json]
-durabletask-payloads get TOKEN --store file:/var/lib/payloads [--output FILE]
-durabletask-payloads inspect TOKEN --store azure:
+durabletask-payloads show INSTANCE --store azure: --backend localhost:4001 [--json] [--raw]
+durabletask-payloads get TOKEN --store file:/var/lib/payloads [--output FILE] [--json]
+durabletask-payloads inspect TOKEN [TOKEN ...] --store azure: [--json]
 durabletask-payloads serve --store s3://bucket --backend localhost:4001 [--port 8765]
+
+Every failure is one line on standard error and an exit status (``EXIT_HELP``);
+``--debug`` adds the traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import sys
-from collections.abc import Sequence
+import traceback
+from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any, TextIO
+from typing import TextIO
 
-import grpc
-from durabletask.internal import orchestrator_service_pb2_grpc as stubs
-
-from ._census import CensusError
-from ._exceptions import PayloadError
-from ._gc import Finding, GcSettings, collect_garbage
-from ._gc_output import ProgressBars, age_text, finding_json, finding_line, summary
+from ._cli_backend import add_backend_options
+from ._cli_errors import (
+    EXIT_FAILED,
+    EXIT_HELP,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+    Parser,
+    UsageError,
+    bind_failure,
+    explain,
+)
+from ._cli_gc import gc as _gc
+from ._cli_payloads import get as _get
+from ._cli_payloads import inspect as _inspect
+from ._cli_show import show as _show
 from ._store import PayloadStore
-from ._store_spec import SPEC_HELP, open_store
+from ._store_spec import SPEC_HELP, file_root, open_store
 from ._version import __version__
 
-__all__ = ["main"]
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_HELP",
+    "EXIT_OK",
+    "EXIT_REFUSED",
+    "EXIT_UNREACHABLE",
+    "EXIT_USAGE",
+    "main",
+    "parse_age",
+]
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -50,127 +73,6 @@ def parse_age(text: str) -> timedelta:
     if not parts or "".join(n + u for n, u in parts) != text:
         raise argparse.ArgumentTypeError(f"{text!r} is not an age like 90s, 30m, 12h or 7d")
     return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in parts))
-
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_REFUSED = 0, 1, 2, 3
-
-EXIT_HELP = """\
-exit status:
-  0  done (a dry run listed what it found, or --delete deleted it)
-  1  a payload, store or backend error; for gc also a deletion that failed
-  2  a usage error
-  3  gc refused to delete: the census found no instance while the store holds payloads
-"""
-
-
-def _backend(args: argparse.Namespace) -> tuple[Any, list[tuple[str, str]]]:
-    if args.secure:
-        channel = grpc.secure_channel(args.backend, grpc.ssl_channel_credentials())
-    else:
-        channel = grpc.insecure_channel(args.backend)
-    metadata = [(key, value) for key, _, value in (item.partition("=") for item in args.metadata)]
-    if args.taskhub:
-        metadata.append(("taskhub", args.taskhub))
-    return stubs.TaskHubSidecarServiceStub(channel), metadata  # type: ignore[no-untyped-call]
-
-
-def _gc(args: argparse.Namespace, store: PayloadStore, out: TextIO, err: TextIO) -> int:
-    settings = GcSettings(
-        older_than=args.older_than, delete=args.delete, force=args.force, concurrency=args.concurrency
-    )
-    stub, metadata = _backend(args)
-    bars = ProgressBars(err)
-
-    def found(finding: Finding) -> None:
-        if args.json:
-            out.write(finding_json(finding) + "\n")
-        elif finding.verdict == "unreferenced" and finding.action in ("listed", "deleted"):
-            out.write(finding_line(finding) + "\n")
-
-    try:
-        report = collect_garbage(
-            stub,
-            store,
-            settings,
-            backend=args.backend,
-            task_hub=args.taskhub,
-            metadata=metadata,
-            on_finding=found,
-            progress=bars.update,
-        )
-    finally:
-        bars.close()
-    census, age = report.census, age_text(args.older_than)
-    code = EXIT_REFUSED if report.refused else EXIT_FAILED if report.count("failed") else EXIT_OK
-    if args.json:
-        out.write(json.dumps(summary(report, args.older_than, args.delete, code)) + "\n")
-    err.write(
-        f"census: {len(census.orchestrations)} orchestration(s) and {len(census.entities)} entity(ies) "
-        f"at {args.backend} (task hub: {args.taskhub or 'none named'}) "
-        f"refer to {len(census.marked)} payload(s)\n"
-        f"{report.count('unreferenced')} unreferenced payload(s) older than {age}, "
-        f"{report.unreferenced_bytes:,} bytes stored; kept {report.count('referenced')} referred to by "
-        f"existing instances and {report.count('young')} younger than {age}\n"
-    )
-    if report.refused:
-        err.write(
-            f"refusing to delete: {report.refused}. Is --backend (or --taskhub, --metadata) the one whose "
-            "instances use this store? If that task hub really is empty, run again with --force.\n"
-        )
-    elif not args.delete:
-        if census.empty and report.count("unreferenced"):
-            err.write(f"warning: no instance found at {args.backend}: every old payload is unreferenced\n")
-        if report.count("unreferenced"):
-            err.write("dry run: nothing deleted; run again with --delete to delete them\n")
-    else:
-        err.write(
-            f"deleted {report.count('deleted')} of {report.count('unreferenced')} unreferenced payload(s)"
-            f" ({report.count('gone')} already gone, {report.count('rescued')} referred to again, "
-            f"{report.count('failed')} failed)\n"
-        )
-    return code
-
-
-def _get(args: argparse.Namespace, store: PayloadStore, out: TextIO, err: TextIO) -> int:
-    data = store.download(args.token)
-    if args.pretty:
-        try:
-            data = (json.dumps(json.loads(data), indent=2, ensure_ascii=False) + "\n").encode()
-        except ValueError:
-            err.write("not JSON: written as stored\n")
-    if args.output:
-        with open(args.output, "wb") as handle:
-            handle.write(data)
-        err.write(f"wrote {len(data):,} bytes to {args.output}\n")
-        return 0
-    out.flush()
-    buffer = getattr(out, "buffer", None)
-    if buffer is not None:  # a real stream: the bytes exactly as stored
-        buffer.write(data)
-        buffer.flush()
-    else:
-        out.write(data.decode("utf-8", "replace"))
-    return 0
-
-
-def _inspect(args: argparse.Namespace, store: PayloadStore, out: TextIO, err: TextIO) -> int:
-    info = store.inspect(args.token)
-    fields = {
-        "token": info.token,
-        "size": info.size,
-        "stored_size": info.stored_size,
-        "content_encoding": info.content_encoding,
-        "sha256": info.sha256,
-        "instance_id": info.instance_id,
-        "created": info.created.isoformat() if info.created else None,
-    }
-    if args.json:
-        out.write(json.dumps(fields, indent=2) + "\n")
-        return 0
-    for name, value in fields.items():
-        shown = f"{value:,} bytes" if isinstance(value, int) else ("-" if value is None else value)
-        out.write(f"{name.replace('_', ' '):<16} {shown}\n")
-    return 0
 
 
 VIEWER_TOKEN_ENV = "DURABLETASK_PAYLOADS_VIEWER_TOKEN"  # noqa: S105 - the name of a variable
@@ -201,12 +103,15 @@ def _serve(args: argparse.Namespace, store: PayloadStore, out: TextIO, err: Text
         + "\n"
     )
     err.flush()
-    web.run_app(app, host=args.host, port=args.port, print=None)
+    try:
+        web.run_app(app, host=args.host, port=args.port, print=None)
+    except OSError as exc:  # the bind: a port in use, a privileged port, an address not on this host
+        raise bind_failure(args.host, args.port, exc) from exc
     return 0
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="durabletask-payloads",
         description="Tools for payloads externalized by durabletask-payloads.",
         epilog=SPEC_HELP,
@@ -220,30 +125,24 @@ def _parser() -> argparse.ArgumentParser:
             name,
             help=help_text,
             description=help_text,
-            epilog=SPEC_HELP,
+            epilog=f"{SPEC_HELP}\n{EXIT_HELP}",
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
         sub.add_argument("--store", required=True, help="the payload store (see store specs below)")
+        sub.add_argument("--debug", action="store_true", help="show the traceback of an error")
         return sub
+
+    def concurrency(sub: argparse.ArgumentParser, what: str) -> None:
+        sub.add_argument(
+            "--concurrency", type=_positive, default=8, metavar="N", help=f"{what} at once (default 8)"
+        )
 
     gc = add(
         "gc",
         "Find the payloads that no existing orchestration or entity refers to and that are older than "
         "--older-than (dry run), and delete them with --delete.",
     )
-    gc.epilog = f"{SPEC_HELP}\n{EXIT_HELP}"
-    gc.add_argument(
-        "--backend", default="localhost:4001", help="the Durable Task sidecar (default localhost:4001)"
-    )
-    gc.add_argument("--secure", action="store_true", help="use TLS to reach the backend")
-    gc.add_argument("--taskhub", help="the task hub (sent as gRPC metadata taskhub=NAME)")
-    gc.add_argument(
-        "--metadata",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="more gRPC metadata for the backend (repeatable)",
-    )
+    add_backend_options(gc)
     gc.add_argument(
         "--older-than",
         type=parse_age,
@@ -256,21 +155,29 @@ def _parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="delete even when the census finds no instance at all"
     )
     gc.add_argument("--json", action="store_true", help="one JSON line per payload, then a summary line")
-    gc.add_argument(
-        "--concurrency",
-        type=_positive,
-        default=8,
-        metavar="N",
-        help="backend reads and store deletions in flight at once (default 8)",
+    concurrency(gc, "backend reads and store deletions")
+    show = add(
+        "show",
+        "Print an orchestration's state (status, input, output, custom status, failure) and its history, "
+        "one event a line, with stored values read from the store.",
     )
+    show.add_argument("instance", help="the orchestration's instance id")
+    add_backend_options(show)
+    show.add_argument("--json", action="store_true", help="one JSON object, the events as a list")
+    show.add_argument("--raw", action="store_true", help="show tokens instead of reading stored values")
+    show.add_argument("--full", action="store_true", help="whole values (default: the first 100 characters)")
+    concurrency(show, "stored values read")
     get = add("get", "Print (or save) the original payload behind a token.")
     get.add_argument("token")
     get.add_argument("--output", "-o", help="write to this file instead of standard output")
     get.add_argument("--pretty", action="store_true", help="indent JSON payloads")
+    get.add_argument("--json", action="store_true", help="one JSON object: token, size, value (or output)")
     inspect = add(
-        "inspect", "Describe the payload behind a token: sizes, encoding, SHA-256, instance, creation."
+        "inspect",
+        "Describe the payloads behind tokens: sizes, encoding, SHA-256, instance, creation (no download).",
     )
-    inspect.add_argument("token")
+    concurrency(inspect, "tokens looked up")
+    inspect.add_argument("token", nargs="+")
     inspect.add_argument("--json", action="store_true", help="print JSON")
     serve = add(
         "serve",
@@ -297,28 +204,65 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+Command = Callable[[argparse.Namespace, PayloadStore, TextIO, TextIO], int]
+_COMMANDS: dict[str, Command] = {
+    "gc": _gc,
+    "show": _show,
+    "get": _get,
+    "inspect": _inspect,
+    "serve": _serve,
+}
+
+
+def _open_store(spec: str) -> PayloadStore:
+    """Open the store; a directory that does not exist is a mistake here, not a store to create."""
+    try:
+        root = file_root(spec)
+        if root is not None and not root.is_dir():
+            raise UsageError(
+                f"no directory {str(root)!r} for --store {spec!r}: give the directory of an existing "
+                "filesystem store"
+            )
+        return open_store(spec)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+
+
 def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     """Run the command line; return the exit status (see :data:`EXIT_HELP`)."""
     out = out if out is not None else sys.stdout
     err = err if err is not None else sys.stderr
-    args = _parser().parse_args(argv)
     try:
-        store = open_store(args.store)
-    except ValueError as exc:
+        args = _parser().parse_args(argv)
+    except UsageError as exc:
         err.write(f"durabletask-payloads: {exc}\n")
-        return 2
-    run = {"gc": _gc, "get": _get, "inspect": _inspect, "serve": _serve}[args.command]
+        return EXIT_USAGE
+    except SystemExit as exc:  # --help, --version
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
     try:
-        with store:
-            return run(args, store, out, err)
-    except PayloadError as exc:
-        err.write(f"durabletask-payloads: {exc}\n")
-        return EXIT_FAILED
-    except CensusError as exc:
-        err.write(f"durabletask-payloads: nothing deleted: {exc}\n")
-        return EXIT_FAILED
-    except grpc.RpcError as exc:
-        backend = getattr(args, "backend", None)
-        code = exc.code().name if callable(getattr(exc, "code", None)) else type(exc).__name__
-        err.write(f"durabletask-payloads: nothing deleted: the backend at {backend} failed: {code}\n")
-        return EXIT_FAILED
+        with _open_store(args.store) as store:
+            return _COMMANDS[args.command](args, store, out, err)
+    except KeyboardInterrupt:
+        err.write(f"durabletask-payloads {args.command}: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        # The reader went away (| head): not an error of ours. Nothing more can be written to it.
+        _silence(out)
+        return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one line and an exit status
+        message, code = explain(exc, args)
+        err.write(f"durabletask-payloads {args.command}: {message}\n")
+        if args.debug:
+            traceback.print_exception(type(exc), exc, exc.__traceback__, file=err)
+        return code
+
+
+def _silence(out: TextIO) -> None:
+    """Point a closed pipe at /dev/null, so that Python's flush at exit does not fail again."""
+    try:
+        fileno = out.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fileno)
+    os.close(devnull)

@@ -75,10 +75,14 @@ def age_text(age: timedelta) -> str:
 
 
 class ProgressBars:
-    """tqdm progress bars on a terminal (from the ``cli`` extra); nothing elsewhere."""
+    """tqdm progress bars on a terminal (from the ``cli`` extra); nothing elsewhere.
 
-    def __init__(self, stream: TextIO) -> None:
+    With *leave* False a finished bar is erased, for commands whose output follows on the terminal.
+    """
+
+    def __init__(self, stream: TextIO, *, leave: bool = True) -> None:
         self._stream = stream
+        self._leave = leave
         self._bars: dict[str, Any] = {}
         self._tqdm: Any = None
         if stream.isatty():
@@ -96,9 +100,13 @@ class ProgressBars:
         bar = self._bars.get(stage)
         if bar is None:
             self.close()  # one stage at a time: the finished bars stay as they ended
-            units = {"census": "instance", "listing": "payload", "deleting": "payload"}
+            units = {"census": "instance", "history": "event"}
             bar = self._tqdm(
-                desc=stage, total=total, unit=units.get(stage, "it"), file=self._stream, leave=True
+                desc=stage,
+                total=total,
+                unit=units.get(stage, "payload"),
+                file=self._stream,
+                leave=self._leave,
             )
             self._bars[stage] = bar
         if total is not None and bar.total != total:

@@ -16,7 +16,7 @@ from ._options import LargePayloadStorageOptions
 from ._store import PayloadStore
 from .stores import FileSystemPayloadStore
 
-__all__ = ["SPEC_HELP", "open_store"]
+__all__ = ["ACCEPTED_FORMS", "SPEC_HELP", "file_root", "open_store"]
 
 AZURE_ENV = "AZURE_STORAGE_CONNECTION_STRING"
 REDIS_ENV = "DURABLETASK_PAYLOADS_REDIS_URL"
@@ -34,6 +34,37 @@ store specs:
 """
 
 
+#: The forms a spec takes, for one-line error messages.
+ACCEPTED_FORMS = (
+    "file:PATH or PATH (a directory), azure:, azure:https://ACCOUNT..., s3://BUCKET, redis://HOST or redis:"
+)
+
+
+def file_root(spec: str) -> Path | None:
+    """Return the directory a filesystem spec names, or None for a spec of another store.
+
+    Raises:
+        ValueError: The spec is empty, or names no path (``file:``, ``file://``).
+
+    """
+    if not spec.strip():
+        raise ValueError(f"the store spec is empty: give {ACCEPTED_FORMS}")
+    if spec.startswith("file:"):
+        path = spec[len("file://") :] if spec.startswith("file://") else spec[len("file:") :]
+        if not path.strip():
+            raise ValueError(
+                f"the store spec {spec!r} names no directory: give file:PATH (file:/var/lib/payloads, "
+                "file:./payloads or file:///var/lib/payloads)"
+            )
+        return Path(path)
+    if spec.startswith(("azure:", "s3:", "redis:", "rediss:")):
+        return None
+    scheme = urlsplit(spec).scheme
+    if scheme and len(scheme) > 1:  # one letter is a Windows drive
+        return None
+    return Path(spec)
+
+
 def _query(spec: str) -> tuple[str, dict[str, str]]:
     base, _, query = spec.partition("?")
     return base, {key: values[-1] for key, values in parse_qs(query).items()}
@@ -42,11 +73,15 @@ def _query(spec: str) -> tuple[str, dict[str, str]]:
 def open_store(spec: str, options: LargePayloadStorageOptions | None = None) -> PayloadStore:
     """Open the store a spec names (see :data:`SPEC_HELP`).
 
+    An empty spec, and ``file:`` or ``file://`` without a path, are refused:
+    they would otherwise name the current directory.
+
     Raises:
-        ValueError: The spec is not understood, or a required setting is missing;
-            the message says which and how to provide it.
+        ValueError: The spec is empty or not understood, or a required setting
+            is missing; the message says which and how to provide it.
 
     """
+    root = file_root(spec)
     size_settings: dict[str, Any] = {}
     if options is not None:
         size_settings = {
@@ -59,15 +94,14 @@ def open_store(spec: str, options: LargePayloadStorageOptions | None = None) -> 
         return _s3(spec, size_settings)
     if spec.startswith("redis:") or spec.startswith("rediss:"):
         return _redis(spec, size_settings)
-    scheme = urlsplit(spec).scheme
-    if spec.startswith("file:"):
-        path = spec[len("file://") :] if spec.startswith("file://") else spec[len("file:") :]
-        return FileSystemPayloadStore(Path(path), options)
-    if scheme and len(scheme) > 1:
-        raise ValueError(f"unknown store spec {spec!r}\n{SPEC_HELP}")
-    if not Path(spec).is_dir():
-        raise ValueError(f"{spec!r} is not a directory; to use a filesystem store give an existing directory")
-    return FileSystemPayloadStore(Path(spec), options)
+    if root is None:
+        raise ValueError(f"unknown store spec {spec!r}: give {ACCEPTED_FORMS}")
+    if not spec.startswith("file:") and not root.is_dir():
+        raise ValueError(
+            f"{spec!r} is not a directory; to use a filesystem store give an existing directory "
+            "(or file:PATH to create it)"
+        )
+    return FileSystemPayloadStore(root, options)
 
 
 def _azure(rest: str, settings: dict[str, Any]) -> PayloadStore:
