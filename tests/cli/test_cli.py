@@ -167,8 +167,11 @@ class TestGc:
         before = _stored(env.store)
         address = f"127.0.0.1:{free_port()}"  # nothing listens there
         code, _, err = run("gc", "--store", spec, "--backend", address, "--older-than", "0s", "--delete")
-        assert code == 1
-        assert f"nothing deleted: the backend at {address} failed: UNAVAILABLE" in err
+        assert code == 4
+        assert err == (
+            f"durabletask-payloads gc: nothing deleted: cannot reach the backend at {address} (UNAVAILABLE): "
+            "is it running there? Check --backend; add --secure if it uses TLS\n"
+        )
         assert _stored(env.store) == before
 
 
@@ -257,19 +260,22 @@ class TestArguments:
             parse_age(text)
 
     @pytest.mark.parametrize("value", ["0", "-1", "many"])
-    def test_concurrency_must_be_a_positive_number(
-        self, value: str, capsys: pytest.CaptureFixture[str]
-    ) -> None:
-        with pytest.raises(SystemExit) as exit_info:
-            main(["gc", "--store", ".", "--concurrency", value])
-        assert exit_info.value.code == 2
-        assert "is not a whole number of at least 1" in capsys.readouterr().err
+    def test_concurrency_must_be_a_positive_number(self, value: str) -> None:
+        code, out, err = run("gc", "--store", ".", "--concurrency", value)
+        assert (code, out) == (2, "")
+        assert err == (
+            f"durabletask-payloads: argument --concurrency: {value!r} is not a whole number of at least 1 "
+            "(see durabletask-payloads gc --help)\n"
+        )
 
-    def test_gc_help_documents_the_exit_status(self, capsys: pytest.CaptureFixture[str]) -> None:
-        with pytest.raises(SystemExit):
-            main(["gc", "--help"])
+    @pytest.mark.parametrize("command", ["gc", "show", "get", "inspect", "serve"])
+    def test_every_help_documents_the_exit_status(
+        self, command: str, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        assert main([command, "--help"]) == 0
         text = capsys.readouterr().out
         assert "exit status:" in text and "3  gc refused to delete" in text
+        assert "4  the backend could not be reached" in text
 
     def test_python_dash_m_runs_the_same_command(self) -> None:
         done = subprocess.run(
