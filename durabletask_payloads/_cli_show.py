@@ -29,7 +29,9 @@ from ._store import PayloadStore
 __all__ = ["resolve", "show"]
 
 PREVIEW_CHARS = 80
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Control characters (C0, C1) and bidirectional overrides: escaped, so that data can neither break an
+# event's line nor drive the terminal (colours, cursor moves) nor reorder what is shown.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 # Trace context is for tracing tools; in text it is noise (--json keeps it).
 _HIDDEN = {"parentTraceContext", "orchestrationSpanID"}
 Progress = Callable[[str, int, "int | None"], None]
@@ -112,6 +114,11 @@ def show(args: argparse.Namespace, store: PayloadStore, out: TextIO, err: TextIO
     return EXIT_OK
 
 
+def _clean(text: str) -> str:
+    r"""Return *text* with control characters written as escapes (``\n``, ``\x1b``)."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
 def _time(iso: str | None) -> str:
     if iso is None:
         return "-"
@@ -140,7 +147,7 @@ def _preview(value: Value, full: bool) -> str:
             return f"<unreadable {value.token}: {value.error}>"
         return f"<{value.token}>"  # --raw
     text = value.text if full else value.text[:PREVIEW_CHARS]
-    shown = _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+    shown = _clean(text)
     notes = []
     if len(text) < len(value.text):
         notes.append(f"{value.size:,} bytes")
@@ -149,10 +156,14 @@ def _preview(value: Value, full: bool) -> str:
     return shown + ("…" if len(text) < len(value.text) else "") + (f" ({', '.join(notes)})" if notes else "")
 
 
+def _failure_text(failure: Failure) -> str:
+    return _clean(f"{failure.type}: {' '.join(failure.message.split())}")
+
+
 def _failure_lines(failure: Failure, indent: str) -> Iterator[str]:
-    yield f"{failure.type}: {' '.join(failure.message.split())}"
+    yield _failure_text(failure)
     for line in (failure.stack_trace or "").rstrip().splitlines():
-        yield indent + line
+        yield indent + _clean(line)
     if failure.inner is not None:
         lines = _failure_lines(failure.inner, indent)
         yield indent + "caused by " + next(lines)
@@ -175,7 +186,7 @@ def _fields(
         elif isinstance(item, list):
             yield prefix + key, json.dumps(item, default=to_json, ensure_ascii=False)
         else:
-            yield prefix + key, item
+            yield prefix + key, _clean(item) if isinstance(item, str) else item
 
 
 def _event_lines(event: dict[str, Any], render: _Text) -> Iterator[str]:
@@ -185,7 +196,7 @@ def _event_lines(event: dict[str, Any], render: _Text) -> Iterator[str]:
     for key, item in _fields(event["details"], render, f"event {event['index']}"):
         if isinstance(item, Failure):
             failures.append(item)
-            parts.append(f"{key}={item.type}: {' '.join(item.message.split())}")
+            parts.append(f"{key}={_failure_text(item)}")
         else:
             parts.append(f"{key}={item}")
     yield head + ("  " + " ".join(parts) if parts else "")
@@ -202,13 +213,13 @@ def _text(view: dict[str, Any], *, full: bool) -> Iterator[str]:
     def row(label: str, text: str) -> str:
         return f"{label:<15}{text}"
 
-    yield row("orchestration", f"{view['instance_id']} ({view['name']})")
+    yield row("orchestration", _clean(f"{view['instance_id']} ({view['name']})"))
     yield row("status", view["status"])
     for label, key in (("created", "created"), ("last updated", "last_updated"), ("completed", "completed")):
         if view[key] is not None:
             yield row(label, _time(view[key]))
     if view["parent_instance_id"]:
-        yield row("parent", view["parent_instance_id"])
+        yield row("parent", _clean(view["parent_instance_id"]))
     for label, key in (("input", "input"), ("output", "output"), ("custom status", "custom_status")):
         value = view[key]
         yield row(label, "-" if value is None else render.value(value, label))

@@ -95,6 +95,17 @@ class TestText:
         assert "refused: 10 orders" in failure
         assert any("in refuse" in line for line in lines[lines.index(failure) :])
 
+    def test_control_characters_from_the_data_are_escaped(self, site: Site) -> None:
+        """A failure message cannot clear the screen, colour the output or reorder it."""
+        state = site.env.run(wf.hostile, "\x1b[2J\x1b[31mwiped\u202edesrever")
+        assert state.runtime_status.name == "FAILED"
+        result = show(site, state.instance_id)
+        assert result.code == 0
+        assert not any(c in result.out for c in "\x1b\u202e")
+        assert "refused: \\x1b[2J\\x1b[31mwiped\\u202edesrever" in result.out
+        events = [line for line in result.out.splitlines() if EVENT_LINE.match(line)]
+        assert len(events) == len(site.env.history(state.instance_id, resolve=False))
+
     def test_progress_is_drawn_on_a_terminal_and_nothing_of_it_goes_to_the_output(
         self, site: Site, audited: str
     ) -> None:

@@ -33,8 +33,13 @@ def doomed(ctx: task.OrchestrationContext, orders: list[dict[str, Any]]) -> Any:
     yield ctx.call_activity(refuse, input=f"{len(orders)} orders")
 
 
+def hostile(ctx: task.OrchestrationContext, reason: str) -> Any:
+    """Fails with a message that tries to drive the terminal."""
+    yield ctx.call_activity(refuse, input=reason)
+
+
 def register(worker: Any) -> None:
-    for orchestrator in (audited, doomed):
+    for orchestrator in (audited, doomed, hostile):
         worker.add_orchestrator(orchestrator)
     for activity in (tally, refuse):
         worker.add_activity(activity)
