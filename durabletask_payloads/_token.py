@@ -12,19 +12,23 @@ import hashlib
 import ipaddress
 import re
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from ._exceptions import InvalidPayloadTokenError
+from ._redact import redact, strip_url
 
 __all__ = [
+    "EMULATOR_PORTS",
     "BlobToken",
     "KeyToken",
+    "account_endpoint",
     "content_name",
     "format_blob_token_v1",
     "format_blob_token_v2",
     "format_redis_token",
     "format_s3_token",
     "format_simple_token",
+    "is_path_style",
     "is_s3_bucket_name",
     "key_prefix_problem",
     "parse_blob_token",
@@ -118,8 +122,9 @@ class BlobToken:
         version: 1 for ``blob:v1:<container>:<name>``, 2 for ``blob:v2:<blob URL>``.
         container: The container name.
         blob_name: The blob name (path within the container).
-        account_url: For v2 tokens, the account endpoint named by the URL
-            (for Azurite's path-style URLs, including the account segment).
+        account_url: For v2 tokens, the account endpoint named by the URL, as
+            :func:`account_endpoint` writes it (for path-style URLs, including
+            the account segment).
 
     """
 
@@ -129,14 +134,97 @@ class BlobToken:
     account_url: str | None = None
 
 
+#: Ports the Azure SDK's ``BlobUriBuilder`` takes for an emulator's (Azurite's and the older
+#: storage emulator's): a URL on one of them is path style, whatever its host name.
+EMULATOR_PORTS = frozenset(
+    (*range(10000, 10005), *range(10100, 10105), *range(11000, 11005), *range(11100, 11105))
+)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def is_path_style(host: str, port: int | None) -> bool:
+    """Whether a blob URL on *host* and *port* puts the account in its path, as ``BlobUriBuilder`` decides.
+
+    Path style (``/<account>/<container>/<blob>``) when the port is an emulator
+    port (:data:`EMULATOR_PORTS`), or when the host is an IP address written
+    with dots (an IPv4 address, or an IPv6 one embedding it: .NET's test);
+    host style (``<account>.blob...``) otherwise, ``localhost`` included.
+    """
+    if port in EMULATOR_PORTS:
+        return True
+    if "." not in host:
+        return False
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _origin(scheme: str, host: str, port: int | None) -> str:
+    host = host.lower()
+    if ":" in host:  # an IPv6 literal
+        host = f"[{host}]"
+    if port is not None and port != _DEFAULT_PORTS.get(scheme):
+        host = f"{host}:{port}"
+    return f"{scheme}://{host}"
+
+
+def account_endpoint(url: str) -> str:
+    """Return the account endpoint of a storage account URL, in the form v2 tokens carry.
+
+    User info, query (a SAS) and fragment are dropped, scheme and host
+    lowercased, a default port and trailing ``/`` removed. The result is what
+    :func:`parse_blob_token` gives as ``account_url`` for blobs of that account,
+    so the two compare equal.
+
+    Raises:
+        ValueError: *url* is not an http(s) URL that ``BlobUriBuilder`` reads as an
+            account endpoint: a path-style URL needs exactly its account segment,
+            a host-style one no path. The message never quotes the query.
+
+    """
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:
+        raise ValueError(f"{strip_url(url)!r} is not a valid URL") from exc
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not host:
+        raise ValueError(f"{strip_url(url)!r} is not an http(s) URL")
+    origin = _origin(scheme, host, port)
+    segments = [s for s in parts.path.split("/") if s]
+    if is_path_style(host, port):
+        if len(segments) != 1:
+            raise ValueError(
+                f"{origin} is addressed path style (an IP address or an emulator port), so the account "
+                f"URL must be {origin}/<account>, got {strip_url(url)!r}"
+            )
+        return f"{origin}/{segments[0]}"
+    if segments:
+        raise ValueError(
+            f"{origin} is addressed host style (<account>.blob...: not an IP address, not an emulator "
+            f"port), so the account URL has no path, got {strip_url(url)!r}"
+        )
+    return origin
+
+
 def format_blob_token_v1(container: str, blob_name: str) -> str:
     """Write ``blob:v1:<container>:<blob_name>``."""
     return f"{BLOB_V1_PREFIX}{container}:{blob_name}"
 
 
 def format_blob_token_v2(account_url: str, container: str, blob_name: str) -> str:
-    """Write ``blob:v2:<account_url>/<container>/<blob_name>``."""
-    return f"{BLOB_V2_PREFIX}{account_url.rstrip('/')}/{container}/{blob_name}"
+    """Write ``blob:v2:<account_url>/<container>/<blob_name>``: the blob's URL, never with a query.
+
+    *account_url* is reduced to its account endpoint (:func:`account_endpoint`):
+    whatever query (a SAS) it carried stays out of the token.
+
+    Raises:
+        ValueError: *account_url* is not an account endpoint.
+
+    """
+    return f"{BLOB_V2_PREFIX}{account_endpoint(account_url)}/{container}/{quote(blob_name, safe='/')}"
 
 
 def _check_container(token: str, container: str) -> None:
@@ -158,32 +246,23 @@ def _check_blob_name(token: str, name: str) -> None:
         raise InvalidPayloadTokenError(token, "the blob name has an empty, '.' or '..' path segment")
 
 
-def _is_path_style_host(host: str) -> bool:
-    # Azurite and other emulators put the account in the path; so does the Azure SDK
-    # for IP addresses and localhost.
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
 def parse_blob_token(value: str) -> BlobToken:
     """Parse a ``blob:v1:`` or ``blob:v2:`` token as the .NET and Java SDKs write them.
 
     The prefix is case-sensitive. A v1 token splits at the first ``:`` after the
     prefix into container and blob name. A v2 token is an ``http(s)`` blob URL
-    without query or fragment (no SAS), naming a container and a blob.
+    without query or fragment (no SAS), naming a container and a blob, with the
+    account in the path or in the host as ``BlobUriBuilder`` decides
+    (:func:`is_path_style`).
 
     Raises:
         InvalidPayloadTokenError: *value* is not a well-formed blob token, or its
-            blob name could address something outside its container.
+            blob name could address something outside its container. A
+            credential in the refused text is masked in the error.
 
     """
     if len(value) > _MAX_TOKEN:
-        raise InvalidPayloadTokenError(value, f"a token is at most {_MAX_TOKEN:,} characters")
+        raise InvalidPayloadTokenError(redact(value), f"a token is at most {_MAX_TOKEN:,} characters")
     if value.startswith(BLOB_V1_PREFIX):
         container, sep, name = value[len(BLOB_V1_PREFIX) :].partition(":")
         if not sep or not container or not name:
@@ -192,7 +271,11 @@ def parse_blob_token(value: str) -> BlobToken:
         _check_blob_name(value, name)
         return BlobToken(1, container, name)
     if value.startswith(BLOB_V2_PREFIX):
-        return _parse_v2(value)
+        try:
+            return _parse_v2(value)
+        except InvalidPayloadTokenError as exc:
+            # A hostile or legacy token may quote a SAS: never repeat it.
+            raise InvalidPayloadTokenError(redact(value), exc.reason) from None
     raise InvalidPayloadTokenError(value, "expected a token starting with 'blob:v1:' or 'blob:v2:'")
 
 
@@ -202,18 +285,18 @@ def _parse_v2(value: str) -> BlobToken:
         raise InvalidPayloadTokenError(value, "a blob URL cannot contain whitespace")
     try:
         parts = urlsplit(url)
-        host = parts.hostname
+        host, port = parts.hostname, parts.port
     except ValueError as exc:
         raise InvalidPayloadTokenError(value, "expected blob:v2:<blob URL>") from exc
     if parts.scheme not in ("http", "https") or not host:
         raise InvalidPayloadTokenError(value, "expected blob:v2:<http(s) blob URL>")
-    if parts.query or parts.fragment or parts.username or parts.password:
+    if parts.query or parts.fragment or parts.username or parts.password or "?" in url or "#" in url:
         raise InvalidPayloadTokenError(
             value, "a v2 token's URL must not carry a query, fragment or credentials"
         )
     segments = parts.path.split("/")[1:]  # the path starts with "/"
-    origin = f"{parts.scheme}://{parts.netloc}"
-    if _is_path_style_host(host):
+    origin = _origin(parts.scheme, host, port)
+    if is_path_style(host, port):
         if len(segments) < 3 or not segments[0]:
             raise InvalidPayloadTokenError(value, "expected <endpoint>/<account>/<container>/<blob name>")
         origin += "/" + segments[0]

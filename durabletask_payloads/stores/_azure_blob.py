@@ -7,9 +7,9 @@ import contextlib
 import inspect
 import logging
 import threading
-from collections.abc import Iterator
-from typing import Any
-from urllib.parse import quote, unquote
+from collections.abc import Iterable, Iterator
+from typing import Any, NamedTuple
+from urllib.parse import parse_qs, quote, unquote
 
 try:
     import requests
@@ -39,19 +39,21 @@ from .._exceptions import (
     PayloadTooLargeError,
     store_failure,
 )
+from .._redact import install_log_redaction, register_secrets, scrub_exception, strip_url
 from .._retry import RetryPolicy, is_transient_status, retrying, retrying_async
 from .._store import PayloadInfo, PayloadStore
 from .._token import (
     BLOB_V1_PREFIX,
     BLOB_V2_PREFIX,
+    account_endpoint,
     format_blob_token_v1,
     format_blob_token_v2,
     is_content_name,
     parse_blob_token,
 )
-from ._azure_options import BlobPayloadStoreOptions
+from ._azure_options import BlobAccount, BlobPayloadStoreOptions
 
-__all__ = ["BlobPayloadStore", "BlobPayloadStoreOptions"]
+__all__ = ["BlobAccount", "BlobPayloadStore", "BlobPayloadStoreOptions"]
 
 _log = logging.getLogger("durabletask_payloads.stores.azure_blob")
 
@@ -75,6 +77,9 @@ def _describe(exc: BaseException) -> str:
 
 
 def _failure(exc: AzureError, operation: str, target: str) -> PayloadError:
+    # The SDK's error (or the requests/urllib3 one under it) may quote the request URL and its SAS;
+    # it is chained under ours, and durabletask copies chained messages into failure details.
+    scrub_exception(exc)
     if isinstance(exc, ResourceNotFoundError):
         return PayloadNotFoundError(target, _describe(exc))
     if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
@@ -107,26 +112,53 @@ class BlobPayloadStore(PayloadStore):
 
     def __init__(self, options: BlobPayloadStoreOptions) -> None:
         self._options = options
+        install_log_redaction()
+        register_secrets(_secrets_of(options.connection_string, options.credential))
         self._sync = self._new_client(asynchronous=False)
-        self._account_url = str(self._sync.url).rstrip("/")
+        register_secrets(_secrets_of(None, getattr(self._sync, "credential", None)))
+        self._account_url = self._own_endpoint()
         self._readable = frozenset((options.container_name, *options.allowed_containers))
         self._retry = RetryPolicy.from_options(options)
         self._container_ready = False
         self._container_lock = threading.Lock()
         # aiohttp sessions belong to one event loop: keep one client per loop.
         self._aio_clients: PerLoop[Any] = PerLoop(lambda: self._new_client(asynchronous=True))
-        credential = options.credential
         # A sync token credential cannot serve the aio client: fall back to threads.
-        self._aio_native = options.async_credential is not None or not (
-            hasattr(credential, "get_token") and not inspect.iscoroutinefunction(credential.get_token)
+        self._aio_native = _aio_native(options.credential, options.async_credential)
+        self._own = _Account(
+            self._account_url, self._readable, self._sync, self._aio_clients, self._aio_native
         )
+        self._accounts = {self._account_url.lower(): self._own}
+        for account in options.allowed_accounts:
+            assert isinstance(account, BlobAccount)  # normalised by the options
+            key = account.account_url.lower()
+            if key in self._accounts:
+                raise ValueError(f"allowed_accounts lists this store's own account ({account.account_url})")
+            register_secrets(_secrets_of(None, account.credential))
+            self._accounts[key] = self._other_account(account)
 
     @classmethod
     def from_connection_string(cls, connection_string: str, **options: Any) -> BlobPayloadStore:
         """Build a store from a connection string; *options* are other ``BlobPayloadStoreOptions`` fields."""
         return cls(BlobPayloadStoreOptions(connection_string=connection_string, **options))
 
-    def _new_client(self, *, asynchronous: bool) -> Any:
+    @classmethod
+    def from_url(cls, account_url: str, credential: Any = None, **options: Any) -> BlobPayloadStore:
+        """Build a store from an account URL and a credential.
+
+        Args:
+            account_url: The blob endpoint, e.g. ``https://<account>.blob.core.windows.net``.
+                A SAS URL (``...?sv=...&sig=...``) works too: its query becomes the credential.
+            credential: An azure-identity credential, an ``AzureNamedKeyCredential`` or a SAS string.
+            **options: Further :class:`BlobPayloadStoreOptions` fields.
+
+        """
+        return cls(BlobPayloadStoreOptions(account_url=account_url, credential=credential, **options))
+
+    def _new_client(
+        self, *, asynchronous: bool, account_url: str | None = None, credential: Any = None
+    ) -> Any:
+        """Make a service client for this store's account, or for *account_url* with *credential*."""
         options = self._options
         retry = AsyncExponentialRetry if asynchronous else ExponentialRetry
         kwargs: dict[str, Any] = {
@@ -154,6 +186,8 @@ class BlobPayloadStore(PayloadStore):
                 read_timeout=options.read_timeout_seconds,
             )
         client_type = AsyncBlobServiceClient if asynchronous else BlobServiceClient
+        if account_url is not None:
+            return client_type(account_url, credential=credential, **kwargs)
         if options.connection_string is not None:
             return client_type.from_connection_string(options.connection_string, **kwargs)
         credential = (
@@ -162,6 +196,42 @@ class BlobPayloadStore(PayloadStore):
         assert options.account_url is not None  # checked by the options
         return client_type(options.account_url, credential=credential, **kwargs)
 
+    def _own_endpoint(self) -> str:
+        """Return the store's account endpoint, without the SAS the SDK appends to its URL."""
+        url = strip_url(str(self._sync.url))
+        try:
+            return account_endpoint(url)
+        except ValueError as exc:
+            if self._options.token_version == "v2":  # noqa: S105 - a format version, not a secret
+                raise ValueError(
+                    "token_version='v2' writes the blob URL into tokens, and .NET's BlobUriBuilder must "
+                    f"read it the same way: {exc}. Use token_version='v1' with this endpoint."
+                ) from None
+            # v1 tokens do not name the account; a v2 token for this endpoint then names another.
+            return url.rstrip("/")
+
+    def _other_account(self, account: BlobAccount) -> _Account:
+        """Clients for an allowed other account, with its credential or this store's own."""
+        if account.credential is None and account.async_credential is None:
+            own = self._options.credential
+            sync_credential = own if own is not None else getattr(self._sync, "credential", None)
+            async_credential = self._options.async_credential or sync_credential
+        else:
+            sync_credential = account.credential
+            async_credential = account.async_credential or account.credential
+        readable = frozenset(account.containers) if account.containers else self._readable
+        return _Account(
+            account.account_url,
+            readable,
+            self._new_client(asynchronous=False, account_url=account.account_url, credential=sync_credential),
+            PerLoop(
+                lambda: self._new_client(
+                    asynchronous=True, account_url=account.account_url, credential=async_credential
+                )
+            ),
+            _aio_native(sync_credential, None if async_credential is sync_credential else async_credential),
+        )
+
     @property
     def options(self) -> BlobPayloadStoreOptions:
         """The settings of this store."""
@@ -169,7 +239,10 @@ class BlobPayloadStore(PayloadStore):
 
     @property
     def account_url(self) -> str:
-        """The blob endpoint of the account (for Azurite, including the account name)."""
+        """The blob endpoint of the account (for path-style URLs, including the account name).
+
+        Never carries a query: a SAS stays in the client's credentials.
+        """
         return self._account_url
 
     @property
@@ -180,7 +253,12 @@ class BlobPayloadStore(PayloadStore):
     # -- tokens -------------------------------------------------------------------------
 
     def is_known_token(self, value: str) -> bool:
-        """Return whether *value* is a well-formed ``blob:v1:`` or ``blob:v2:`` token."""
+        """Return whether *value* is a well-formed ``blob:v1:`` or ``blob:v2:`` token.
+
+        A malformed value with a blob prefix is not a token: it stays data, and
+        nothing is fetched for it. A well-formed token naming an account or
+        container this store may not read is a token, refused when resolved.
+        """
         try:
             parse_blob_token(value)
         except InvalidPayloadTokenError:
@@ -193,19 +271,28 @@ class BlobPayloadStore(PayloadStore):
             return format_blob_token_v2(self._account_url, container, name)
         return format_blob_token_v1(container, name)
 
-    def _locate(self, token: str) -> tuple[str, str]:
-        """Return (container, blob name) for a token this store may read; refuse others before any I/O."""
+    def _locate(self, token: str) -> _Location:
+        """Where the payload of a token this store may read is; refuse other tokens before any I/O."""
         parsed = parse_blob_token(token)
-        if parsed.account_url is not None and parsed.account_url.lower() != self._account_url.lower():
-            raise InvalidPayloadTokenError(
-                token, f"it names another storage account than this store's ({self._account_url})"
+        account = self._own
+        if parsed.account_url is not None:
+            found = self._accounts.get(parsed.account_url.lower())
+            if found is None:
+                raise InvalidPayloadTokenError(
+                    token,
+                    f"it names another storage account ({parsed.account_url}) than this store's "
+                    f"({self._account_url}); list it in allowed_accounts to read its payloads",
+                )
+            account = found
+        if parsed.container not in account.readable:
+            where = (
+                "this store's container_name or in allowed_containers"
+                if account is self._own
+                else f"in the BlobAccount.containers of {account.endpoint} (empty: this store's "
+                "container_name and allowed_containers)"
             )
-        if parsed.container not in self._readable:
-            raise InvalidPayloadTokenError(
-                token,
-                f"container {parsed.container!r} is not this store's container_name or in allowed_containers",
-            )
-        return parsed.container, parsed.blob_name
+            raise InvalidPayloadTokenError(token, f"container {parsed.container!r} is not {where}")
+        return _Location(parsed.container, parsed.blob_name, account)
 
     # -- writing ------------------------------------------------------------------------
 
@@ -335,12 +422,12 @@ class BlobPayloadStore(PayloadStore):
 
     def download(self, token: str) -> bytes:
         """Return the payload behind *token* (v1 or v2)."""
-        container, name = self._locate(token)
+        container, name, account = self._locate(token)
 
         def get() -> tuple[Any, bytes]:
             try:
                 # decompress=False: the SDK would otherwise inflate gzip blobs by itself.
-                stream = self._sync.get_container_client(container).download_blob(name, decompress=False)
+                stream = account.sync.get_container_client(container).download_blob(name, decompress=False)
                 self._check_stored_size(stream.properties.size, token)
                 return stream.properties, stream.readall()
             except AzureError as exc:
@@ -352,13 +439,13 @@ class BlobPayloadStore(PayloadStore):
 
     async def download_async(self, token: str) -> bytes:
         """Async twin of :meth:`download`."""
-        if not self._aio_native:
+        container, name, account = self._locate(token)
+        if not account.aio_native:
             return await asyncio.to_thread(self.download, token)
-        container, name = self._locate(token)
 
         async def get() -> tuple[Any, bytes]:
             try:
-                client = self._aio_client().get_container_client(container)
+                client = account.aio_clients.get().get_container_client(container)
                 stream = await client.download_blob(name, decompress=False)
                 self._check_stored_size(stream.properties.size, token)
                 return stream.properties, await stream.readall()
@@ -373,12 +460,12 @@ class BlobPayloadStore(PayloadStore):
 
     def delete(self, token: str) -> bool:
         """Delete the blob behind *token*; False if it was already gone."""
-        container, name = self._locate(token)
+        container, name, account = self._locate(token)
         self._forget(token)
 
         def delete() -> bool:
             try:
-                self._sync.get_container_client(container).delete_blob(name)
+                account.sync.get_container_client(container).delete_blob(name)
             except ResourceNotFoundError:
                 return False
             except AzureError as exc:
@@ -389,8 +476,8 @@ class BlobPayloadStore(PayloadStore):
 
     def inspect(self, token: str) -> PayloadInfo:
         """Describe the blob behind *token* from its properties (no download)."""
-        container, name = self._locate(token)
-        blob = self._sync.get_container_client(container).get_blob_client(name)
+        container, name, account = self._locate(token)
+        blob = account.sync.get_container_client(container).get_blob_client(name)
 
         def head() -> Any:
             try:
@@ -416,16 +503,67 @@ class BlobPayloadStore(PayloadStore):
         return self._aio_clients.get()
 
     def close(self) -> None:
-        """Close the sync client and the transfer threads."""
-        self._sync.close()
+        """Close the sync clients and the transfer threads."""
+        for account in self._accounts.values():
+            account.sync.close()
         super().close()
 
     async def aclose(self) -> None:
-        """Close the sync client and this event loop's async client."""
-        client = self._aio_clients.pop()
-        if client is not None:
-            await client.close()
+        """Close the sync clients and this event loop's async clients."""
+        for account in self._accounts.values():
+            client = account.aio_clients.pop()
+            if client is not None:
+                await client.close()
         self.close()
+
+
+class _Account(NamedTuple):
+    """A storage account a store reads: its endpoint, readable containers and clients."""
+
+    endpoint: str
+    readable: frozenset[str]
+    sync: Any
+    aio_clients: PerLoop[Any]
+    aio_native: bool
+
+
+class _Location(NamedTuple):
+    """Where a token's payload is: container and blob name, in which account."""
+
+    container: str
+    name: str
+    account: _Account
+
+
+def _aio_native(credential: Any, async_credential: Any) -> bool:
+    """Whether the aio client can authenticate itself (else async calls run the sync client in a thread)."""
+    if async_credential is not None:
+        return True
+    return not (hasattr(credential, "get_token") and not inspect.iscoroutinefunction(credential.get_token))
+
+
+def _secrets_of(connection_string: str | None, credential: Any) -> Iterable[str | None]:
+    """Yield the secret strings in a connection string and a credential, for redaction."""
+    sas: list[str] = []
+    if connection_string:
+        for part in connection_string.split(";"):
+            key, _, value = part.partition("=")
+            if key.strip().lower() == "accountkey":
+                yield value
+            elif key.strip().lower() == "sharedaccesssignature":
+                sas.append(value)
+    if isinstance(credential, str):
+        sas.append(credential)
+    elif isinstance(credential, dict):
+        yield credential.get("account_key")
+    else:
+        yield getattr(credential, "account_key", None)  # the SDK's StorageSharedKeyCredential
+        yield getattr(getattr(credential, "named_key", None), "key", None)  # AzureNamedKeyCredential
+        signature = getattr(credential, "signature", None)  # AzureSasCredential
+        if isinstance(signature, str):
+            sas.append(signature)
+    for token in sas:
+        yield from parse_qs(token.lstrip("?")).get("sig", ())
 
 
 def _info(token: str, properties: Any) -> PayloadInfo:
