@@ -39,7 +39,7 @@ REDACTED = "REDACTED"
 _PATTERNS = (
     # A SAS signature in a query string, plain or percent-encoded inside another URL.
     (re.compile(r"(?i)(\bsig=)[^&#\s'\"<>;]+"), r"\1" + REDACTED),
-    (re.compile(r"(?i)(\bsig%3D)(?:(?!%26)[^&#\s'\"<>;])+"), r"\1" + REDACTED),
+    (re.compile(r"(?i)((?:%3F|%26)sig%3D)(?:(?!%26)[^&#\s'\"<>;])+"), r"\1" + REDACTED),
     # Connection string parts: a SAS contains '&' and '=', so it runs to the next ';'.
     (re.compile(r"(?i)(\bAccountKey=)[^;\s'\"]+"), r"\1" + REDACTED),
     (re.compile(r"(?i)(\bSharedAccessSignature=)[^;\s'\"]+"), r"\1" + REDACTED),

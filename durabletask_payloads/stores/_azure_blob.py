@@ -16,6 +16,7 @@ try:
     import requests.adapters
     from azure.core.exceptions import (
         AzureError,
+        HttpResponseError,
         ResourceExistsError,
         ResourceNotFoundError,
         ServiceRequestError,
@@ -74,6 +75,23 @@ def _describe(exc: BaseException) -> str:
     if status:
         return f"HTTP {status}" + (f" {code}" if code else "")
     return type(exc).__name__
+
+
+@contextlib.contextmanager
+def _creating_container() -> Iterator[None]:
+    """Create-if-missing: "already exists" is success, and so is 403, what a container-scoped SAS gets.
+
+    Such a SAS may write blobs but not create containers; when the container is
+    really missing, the upload itself then fails and says so.
+    """
+    try:
+        yield
+    except ResourceExistsError:
+        pass
+    except HttpResponseError as exc:
+        if exc.status_code != 403:
+            raise
+        _log.debug("Not allowed to create the container (HTTP 403); assuming it exists")
 
 
 def _failure(exc: AzureError, operation: str, target: str) -> PayloadError:
@@ -314,14 +332,14 @@ class BlobPayloadStore(PayloadStore):
             return
         with self._container_lock:
             if not self._container_ready:
-                with contextlib.suppress(ResourceExistsError):
+                with _creating_container():
                     self._sync.get_container_client(self._options.container_name).create_container()
                 self._container_ready = True
 
     async def _ensure_container_async(self) -> None:
         if self._container_ready:
             return
-        with contextlib.suppress(ResourceExistsError):
+        with _creating_container():
             await self._aio_client().get_container_client(self._options.container_name).create_container()
         self._container_ready = True
 
