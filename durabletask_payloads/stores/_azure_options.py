@@ -34,7 +34,7 @@ def _check_containers(name: str, value: object) -> tuple[str, ...]:
 
 def _split_sas_url(name: str, url: object) -> tuple[str, str | None]:
     """Split an account URL into the URL without its query and the query (a SAS), never echoing the query."""
-    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+    if not isinstance(url, str) or not url.lower().startswith(("https://", "http://")):
         shown = strip_url(url) if isinstance(url, str) else url
         raise ValueError(f"{name} must be an http(s) URL, got {shown!r}")
     try:
