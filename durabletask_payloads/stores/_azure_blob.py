@@ -119,9 +119,14 @@ class BlobPayloadStore(PayloadStore):
 
     Reads accept ``blob:v1:`` and ``blob:v2:`` tokens, inflate only when the blob
     says ``gzip`` (whatever this store's compression setting) and verify the
-    SHA-256 when the blob has one. A token for another storage account, or for
-    a container not configured (``container_name`` or ``allowed_containers``), is
-    refused before any request is made: a token is data, not a permission.
+    SHA-256 when the blob has one. A token for another storage account (unless
+    listed in ``allowed_accounts``), or for a container not configured
+    (``container_name`` or ``allowed_containers``), is refused before any request
+    is made: a token is data, not a permission.
+
+    No SAS, key or connection string ever reaches a token, :attr:`account_url`,
+    an error message or a log line: the store masks them in the SDK's loggers
+    and in the SDK errors it chains (see docs/azure-blob.md).
 
     Args:
         options: Connection, container and size settings.

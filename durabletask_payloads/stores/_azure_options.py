@@ -87,6 +87,11 @@ class BlobAccount:
             endpoint = account_endpoint(url)
         except ValueError as exc:
             raise ValueError(f"BlobAccount.account_url: {exc}") from None
+        if self.async_credential is not None and self.credential is None:
+            raise ValueError(
+                f"BlobAccount({endpoint!r}): async_credential needs its sync twin as credential (the sync "
+                "methods read too); leave both unset to use the store's own credentials"
+            )
         object.__setattr__(self, "account_url", endpoint)
         object.__setattr__(self, "containers", _check_containers("BlobAccount.containers", self.containers))
 

@@ -211,6 +211,10 @@ class TestAllowedAccountsSettings:
             BlobPayloadStoreOptions(connection_string="c", allowed_accounts=accounts)  # type: ignore[arg-type]
         assert "topsecret" not in str(refused.value)
 
+    def test_an_async_credential_needs_its_sync_twin(self) -> None:
+        with pytest.raises(ValueError, match="async_credential needs its sync twin"):
+            BlobAccount("https://other.blob.core.windows.net", async_credential=object())
+
     def test_the_stores_own_account_cannot_be_listed(self, azurite: Azurite) -> None:
         with pytest.raises(ValueError, match="own account"):
             _store(azurite, azurite.endpoint)
