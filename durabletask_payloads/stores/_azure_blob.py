@@ -4,28 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import threading
-from collections.abc import Iterable, Iterator
-from typing import Any, NamedTuple
-from urllib.parse import parse_qs, quote, unquote
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote, unquote
 
 try:
-    import requests
-    import requests.adapters
     from azure.core.exceptions import (
         AzureError,
-        HttpResponseError,
         ResourceExistsError,
         ResourceNotFoundError,
         ServiceRequestError,
         ServiceResponseError,
     )
-    from azure.core.pipeline.transport import RequestsTransport
-    from azure.storage.blob import BlobServiceClient, ContentSettings, ExponentialRetry
-    from azure.storage.blob.aio import BlobServiceClient as AsyncBlobServiceClient
-    from azure.storage.blob.aio import ExponentialRetry as AsyncExponentialRetry
+    from azure.storage.blob import ContentSettings
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         "BlobPayloadStore needs the Azure extra: pip install 'durabletask-payloads[azure]'"
@@ -40,17 +33,26 @@ from .._exceptions import (
     PayloadTooLargeError,
     store_failure,
 )
-from .._redact import install_log_redaction, register_secrets, scrub_exception, strip_url
+from .._redact import install_log_redaction, register_secrets, scrub_exception
 from .._retry import RetryPolicy, is_transient_status, retrying, retrying_async
 from .._store import PayloadInfo, PayloadStore
 from .._token import (
     BLOB_V1_PREFIX,
     BLOB_V2_PREFIX,
-    account_endpoint,
     format_blob_token_v1,
     format_blob_token_v2,
     is_content_name,
     parse_blob_token,
+)
+from ._azure_accounts import (
+    Account,
+    Location,
+    aio_native,
+    creating_container,
+    new_service_client,
+    other_account,
+    own_endpoint,
+    secrets_of,
 )
 from ._azure_options import BlobAccount, BlobPayloadStoreOptions
 
@@ -62,8 +64,6 @@ _log = logging.getLogger("durabletask_payloads.stores.azure_blob")
 _META_SHA256 = "payloadsha256"
 _META_SIZE = "payloadsize"
 _META_INSTANCE = "instanceid"
-# The first GET of a download is bounded, so an oversized blob is refused before it is read whole.
-_GET_CHUNK = 4 * 1024 * 1024
 # gzip of incompressible data is a little larger than the data.
 _GZIP_SLACK = 64 * 1024
 
@@ -75,23 +75,6 @@ def _describe(exc: BaseException) -> str:
     if status:
         return f"HTTP {status}" + (f" {code}" if code else "")
     return type(exc).__name__
-
-
-@contextlib.contextmanager
-def _creating_container() -> Iterator[None]:
-    """Create-if-missing: "already exists" is success, and so is 403, what a container-scoped SAS gets.
-
-    Such a SAS may write blobs but not create containers; when the container is
-    really missing, the upload itself then fails and says so.
-    """
-    try:
-        yield
-    except ResourceExistsError:
-        pass
-    except HttpResponseError as exc:
-        if exc.status_code != 403:
-            raise
-        _log.debug("Not allowed to create the container (HTTP 403); assuming it exists")
 
 
 def _failure(exc: AzureError, operation: str, target: str) -> PayloadError:
@@ -136,10 +119,10 @@ class BlobPayloadStore(PayloadStore):
     def __init__(self, options: BlobPayloadStoreOptions) -> None:
         self._options = options
         install_log_redaction()
-        register_secrets(_secrets_of(options.connection_string, options.credential))
+        register_secrets(secrets_of(options.connection_string, options.credential))
         self._sync = self._new_client(asynchronous=False)
-        register_secrets(_secrets_of(None, getattr(self._sync, "credential", None)))
-        self._account_url = self._own_endpoint()
+        register_secrets(secrets_of(None, getattr(self._sync, "credential", None)))
+        self._account_url = own_endpoint(self._sync, options)
         self._readable = frozenset((options.container_name, *options.allowed_containers))
         self._retry = RetryPolicy.from_options(options)
         self._container_ready = False
@@ -147,8 +130,8 @@ class BlobPayloadStore(PayloadStore):
         # aiohttp sessions belong to one event loop: keep one client per loop.
         self._aio_clients: PerLoop[Any] = PerLoop(lambda: self._new_client(asynchronous=True))
         # A sync token credential cannot serve the aio client: fall back to threads.
-        self._aio_native = _aio_native(options.credential, options.async_credential)
-        self._own = _Account(
+        self._aio_native = aio_native(options.credential, options.async_credential)
+        self._own = Account(
             self._account_url, self._readable, self._sync, self._aio_clients, self._aio_native
         )
         self._accounts = {self._account_url.lower(): self._own}
@@ -157,8 +140,8 @@ class BlobPayloadStore(PayloadStore):
             key = account.account_url.lower()
             if key in self._accounts:
                 raise ValueError(f"allowed_accounts lists this store's own account ({account.account_url})")
-            register_secrets(_secrets_of(None, account.credential))
-            self._accounts[key] = self._other_account(account)
+            register_secrets(secrets_of(None, account.credential))
+            self._accounts[key] = other_account(account, options, self._sync, self._readable)
 
     @classmethod
     def from_connection_string(cls, connection_string: str, **options: Any) -> BlobPayloadStore:
@@ -178,82 +161,9 @@ class BlobPayloadStore(PayloadStore):
         """
         return cls(BlobPayloadStoreOptions(account_url=account_url, credential=credential, **options))
 
-    def _new_client(
-        self, *, asynchronous: bool, account_url: str | None = None, credential: Any = None
-    ) -> Any:
-        """Make a service client for this store's account, or for *account_url* with *credential*."""
-        options = self._options
-        retry = AsyncExponentialRetry if asynchronous else ExponentialRetry
-        kwargs: dict[str, Any] = {
-            # Retries are ours (_retry.py decides what is transient): the SDK's are off.
-            "retry_policy": retry(retry_total=0),
-            "connection_timeout": options.connection_timeout_seconds,
-            "read_timeout": options.read_timeout_seconds,
-            "max_single_get_size": _GET_CHUNK,
-            "max_chunk_get_size": _GET_CHUNK,
-        }
-        if options.api_version:
-            kwargs["api_version"] = options.api_version
-        if not asynchronous:
-            # requests keeps 10 connections per host by default; a batch runs up to max_concurrency
-            # transfers at once, and extra connections would be opened and thrown away each time.
-            session = requests.Session()
-            adapter = requests.adapters.HTTPAdapter(pool_maxsize=max(10, options.max_concurrency))
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
-            kwargs["transport"] = RequestsTransport(
-                session=session,
-                session_owner=True,
-                # A transport given to a client keeps its own timeouts: set them here too.
-                connection_timeout=options.connection_timeout_seconds,
-                read_timeout=options.read_timeout_seconds,
-            )
-        client_type = AsyncBlobServiceClient if asynchronous else BlobServiceClient
-        if account_url is not None:
-            return client_type(account_url, credential=credential, **kwargs)
-        if options.connection_string is not None:
-            return client_type.from_connection_string(options.connection_string, **kwargs)
-        credential = (
-            options.async_credential if asynchronous and options.async_credential else options.credential
-        )
-        assert options.account_url is not None  # checked by the options
-        return client_type(options.account_url, credential=credential, **kwargs)
-
-    def _own_endpoint(self) -> str:
-        """Return the store's account endpoint, without the SAS the SDK appends to its URL."""
-        url = strip_url(str(self._sync.url))
-        try:
-            return account_endpoint(url)
-        except ValueError as exc:
-            if self._options.token_version == "v2":  # noqa: S105 - a format version, not a secret
-                raise ValueError(
-                    "token_version='v2' writes the blob URL into tokens, and .NET's BlobUriBuilder must "
-                    f"read it the same way: {exc}. Use token_version='v1' with this endpoint."
-                ) from None
-            # v1 tokens do not name the account; a v2 token for this endpoint then names another.
-            return url.rstrip("/")
-
-    def _other_account(self, account: BlobAccount) -> _Account:
-        """Clients for an allowed other account, with its credential or this store's own."""
-        if account.credential is None and account.async_credential is None:
-            own = self._options.credential
-            sync_credential = own if own is not None else getattr(self._sync, "credential", None)
-            async_credential = self._options.async_credential or sync_credential
-        else:
-            sync_credential = account.credential
-            async_credential = account.async_credential or account.credential
-        readable = frozenset(account.containers) if account.containers else self._readable
-        return _Account(
-            account.account_url,
-            readable,
-            self._new_client(asynchronous=False, account_url=account.account_url, credential=sync_credential),
-            PerLoop(
-                lambda: self._new_client(
-                    asynchronous=True, account_url=account.account_url, credential=async_credential
-                )
-            ),
-            _aio_native(sync_credential, None if async_credential is sync_credential else async_credential),
-        )
+    def _new_client(self, *, asynchronous: bool) -> Any:
+        """Make a service client for this store's own account."""
+        return new_service_client(self._options, asynchronous=asynchronous)
 
     @property
     def options(self) -> BlobPayloadStoreOptions:
@@ -294,7 +204,7 @@ class BlobPayloadStore(PayloadStore):
             return format_blob_token_v2(self._account_url, container, name)
         return format_blob_token_v1(container, name)
 
-    def _locate(self, token: str) -> _Location:
+    def _locate(self, token: str) -> Location:
         """Where the payload of a token this store may read is; refuse other tokens before any I/O."""
         parsed = parse_blob_token(token)
         account = self._own
@@ -315,7 +225,7 @@ class BlobPayloadStore(PayloadStore):
                 "container_name and allowed_containers)"
             )
             raise InvalidPayloadTokenError(token, f"container {parsed.container!r} is not {where}")
-        return _Location(parsed.container, parsed.blob_name, account)
+        return Location(parsed.container, parsed.blob_name, account)
 
     # -- writing ------------------------------------------------------------------------
 
@@ -337,14 +247,14 @@ class BlobPayloadStore(PayloadStore):
             return
         with self._container_lock:
             if not self._container_ready:
-                with _creating_container():
+                with creating_container():
                     self._sync.get_container_client(self._options.container_name).create_container()
                 self._container_ready = True
 
     async def _ensure_container_async(self) -> None:
         if self._container_ready:
             return
-        with _creating_container():
+        with creating_container():
             await self._aio_client().get_container_client(self._options.container_name).create_container()
         self._container_ready = True
 
@@ -538,55 +448,6 @@ class BlobPayloadStore(PayloadStore):
             if client is not None:
                 await client.close()
         self.close()
-
-
-class _Account(NamedTuple):
-    """A storage account a store reads: its endpoint, readable containers and clients."""
-
-    endpoint: str
-    readable: frozenset[str]
-    sync: Any
-    aio_clients: PerLoop[Any]
-    aio_native: bool
-
-
-class _Location(NamedTuple):
-    """Where a token's payload is: container and blob name, in which account."""
-
-    container: str
-    name: str
-    account: _Account
-
-
-def _aio_native(credential: Any, async_credential: Any) -> bool:
-    """Whether the aio client can authenticate itself (else async calls run the sync client in a thread)."""
-    if async_credential is not None:
-        return True
-    return not (hasattr(credential, "get_token") and not inspect.iscoroutinefunction(credential.get_token))
-
-
-def _secrets_of(connection_string: str | None, credential: Any) -> Iterable[str | None]:
-    """Yield the secret strings in a connection string and a credential, for redaction."""
-    sas: list[str] = []
-    if connection_string:
-        for part in connection_string.split(";"):
-            key, _, value = part.partition("=")
-            if key.strip().lower() == "accountkey":
-                yield value
-            elif key.strip().lower() == "sharedaccesssignature":
-                sas.append(value)
-    if isinstance(credential, str):
-        sas.append(credential)
-    elif isinstance(credential, dict):
-        yield credential.get("account_key")
-    else:
-        yield getattr(credential, "account_key", None)  # the SDK's StorageSharedKeyCredential
-        yield getattr(getattr(credential, "named_key", None), "key", None)  # AzureNamedKeyCredential
-        signature = getattr(credential, "signature", None)  # AzureSasCredential
-        if isinstance(signature, str):
-            sas.append(signature)
-    for token in sas:
-        yield from parse_qs(token.lstrip("?")).get("sig", ())
 
 
 def _info(token: str, properties: Any) -> PayloadInfo:
