@@ -24,9 +24,9 @@ from azure.storage.blob import BlobServiceClient, ExponentialRetry
 from azure.storage.blob.aio import BlobServiceClient as AsyncBlobServiceClient
 from azure.storage.blob.aio import ExponentialRetry as AsyncExponentialRetry
 
+from .._blob_addressing import account_endpoint
 from .._concurrency import PerLoop
 from .._redact import strip_url
-from .._token import account_endpoint
 from ._azure_options import BlobAccount, BlobPayloadStoreOptions
 
 __all__ = [

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from .._blob_addressing import account_endpoint
 from .._options import RemoteStoreOptions, check_seconds
 from .._redact import strip_url
-from .._token import account_endpoint
 
 __all__ = ["BlobAccount", "BlobPayloadStoreOptions"]
 
