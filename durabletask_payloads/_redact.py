@@ -46,6 +46,8 @@ _PATTERNS = (
     # user:password@ in any URL.
     (re.compile(r"(//)[^/@\s:'\"]+:[^/@\s'\"]+@"), r"\1" + REDACTED + "@"),
 )
+#: Text without any of these (lowercased) cannot match a pattern above.
+_MARKERS = ("sig=", "sig%3d", "accountkey=", "sharedaccesssignature=", "@")
 #: Shorter strings are not registered: masking them would mangle ordinary text.
 _MIN_SECRET = 16
 
@@ -74,8 +76,11 @@ def register_secrets(secrets: Iterable[str | None]) -> None:
 
 def redact(text: str) -> str:
     """Return *text* with every credential it contains replaced by ``REDACTED``."""
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
+    lowered = text.lower()
+    # Most text holds none of the patterns' anchors: skip the regular expressions then.
+    if any(marker in lowered for marker in _MARKERS):
+        for pattern, replacement in _PATTERNS:
+            text = pattern.sub(replacement, text)
     # Longest first, so a secret that contains another is masked whole.
     for secret in sorted(_secrets, key=len, reverse=True):
         if secret in text:
