@@ -12,19 +12,24 @@ import hashlib
 import ipaddress
 import re
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
+from ._blob_addressing import EMULATOR_PORTS, account_endpoint, endpoint_origin, is_path_style
 from ._exceptions import InvalidPayloadTokenError
+from ._redact import redact
 
 __all__ = [
+    "EMULATOR_PORTS",
     "BlobToken",
     "KeyToken",
+    "account_endpoint",
     "content_name",
     "format_blob_token_v1",
     "format_blob_token_v2",
     "format_redis_token",
     "format_s3_token",
     "format_simple_token",
+    "is_path_style",
     "is_s3_bucket_name",
     "key_prefix_problem",
     "parse_blob_token",
@@ -118,8 +123,9 @@ class BlobToken:
         version: 1 for ``blob:v1:<container>:<name>``, 2 for ``blob:v2:<blob URL>``.
         container: The container name.
         blob_name: The blob name (path within the container).
-        account_url: For v2 tokens, the account endpoint named by the URL
-            (for Azurite's path-style URLs, including the account segment).
+        account_url: For v2 tokens, the account endpoint named by the URL, as
+            :func:`account_endpoint` writes it (for path-style URLs, including
+            the account segment).
 
     """
 
@@ -135,8 +141,16 @@ def format_blob_token_v1(container: str, blob_name: str) -> str:
 
 
 def format_blob_token_v2(account_url: str, container: str, blob_name: str) -> str:
-    """Write ``blob:v2:<account_url>/<container>/<blob_name>``."""
-    return f"{BLOB_V2_PREFIX}{account_url.rstrip('/')}/{container}/{blob_name}"
+    """Write ``blob:v2:<account_url>/<container>/<blob_name>``: the blob's URL, never with a query.
+
+    *account_url* is reduced to its account endpoint (:func:`account_endpoint`):
+    whatever query (a SAS) it carried stays out of the token.
+
+    Raises:
+        ValueError: *account_url* is not an account endpoint.
+
+    """
+    return f"{BLOB_V2_PREFIX}{account_endpoint(account_url)}/{container}/{quote(blob_name, safe='/')}"
 
 
 def _check_container(token: str, container: str) -> None:
@@ -158,32 +172,23 @@ def _check_blob_name(token: str, name: str) -> None:
         raise InvalidPayloadTokenError(token, "the blob name has an empty, '.' or '..' path segment")
 
 
-def _is_path_style_host(host: str) -> bool:
-    # Azurite and other emulators put the account in the path; so does the Azure SDK
-    # for IP addresses and localhost.
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
 def parse_blob_token(value: str) -> BlobToken:
     """Parse a ``blob:v1:`` or ``blob:v2:`` token as the .NET and Java SDKs write them.
 
     The prefix is case-sensitive. A v1 token splits at the first ``:`` after the
     prefix into container and blob name. A v2 token is an ``http(s)`` blob URL
-    without query or fragment (no SAS), naming a container and a blob.
+    without query or fragment (no SAS), naming a container and a blob, with the
+    account in the path or in the host as ``BlobUriBuilder`` decides
+    (:func:`is_path_style`).
 
     Raises:
         InvalidPayloadTokenError: *value* is not a well-formed blob token, or its
-            blob name could address something outside its container.
+            blob name could address something outside its container. A
+            credential in the refused text is masked in the error.
 
     """
     if len(value) > _MAX_TOKEN:
-        raise InvalidPayloadTokenError(value, f"a token is at most {_MAX_TOKEN:,} characters")
+        raise InvalidPayloadTokenError(redact(value), f"a token is at most {_MAX_TOKEN:,} characters")
     if value.startswith(BLOB_V1_PREFIX):
         container, sep, name = value[len(BLOB_V1_PREFIX) :].partition(":")
         if not sep or not container or not name:
@@ -192,7 +197,11 @@ def parse_blob_token(value: str) -> BlobToken:
         _check_blob_name(value, name)
         return BlobToken(1, container, name)
     if value.startswith(BLOB_V2_PREFIX):
-        return _parse_v2(value)
+        try:
+            return _parse_v2(value)
+        except InvalidPayloadTokenError as exc:
+            # A hostile or legacy token may quote a SAS: never repeat it.
+            raise InvalidPayloadTokenError(redact(value), exc.reason) from None
     raise InvalidPayloadTokenError(value, "expected a token starting with 'blob:v1:' or 'blob:v2:'")
 
 
@@ -202,18 +211,18 @@ def _parse_v2(value: str) -> BlobToken:
         raise InvalidPayloadTokenError(value, "a blob URL cannot contain whitespace")
     try:
         parts = urlsplit(url)
-        host = parts.hostname
+        host, port = parts.hostname, parts.port
     except ValueError as exc:
         raise InvalidPayloadTokenError(value, "expected blob:v2:<blob URL>") from exc
     if parts.scheme not in ("http", "https") or not host:
         raise InvalidPayloadTokenError(value, "expected blob:v2:<http(s) blob URL>")
-    if parts.query or parts.fragment or parts.username or parts.password:
+    if parts.query or parts.fragment or parts.username or parts.password or "?" in url or "#" in url:
         raise InvalidPayloadTokenError(
             value, "a v2 token's URL must not carry a query, fragment or credentials"
         )
     segments = parts.path.split("/")[1:]  # the path starts with "/"
-    origin = f"{parts.scheme}://{parts.netloc}"
-    if _is_path_style_host(host):
+    origin = endpoint_origin(parts.scheme, host, port)
+    if is_path_style(host, port):
         if len(segments) < 3 or not segments[0]:
             raise InvalidPayloadTokenError(value, "expected <endpoint>/<account>/<container>/<blob name>")
         origin += "/" + segments[0]
