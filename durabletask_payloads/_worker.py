@@ -9,6 +9,7 @@ import grpc
 from durabletask import worker as _worker
 from durabletask.internal import orchestrator_service_pb2 as pb
 
+from . import _telemetry
 from ._interceptors import PayloadInterceptor
 from ._store import PayloadStore
 
@@ -55,3 +56,14 @@ class TaskHubGrpcWorker(_worker.TaskHubGrpcWorker):
     def payload_store(self) -> PayloadStore | None:
         """The store large payloads go to, or None."""
         return self._payload_interceptor.store if self._payload_interceptor is not None else None
+
+    # -- telemetry: durabletask sends a work item's result after its span has closed; running the
+    # whole work item in the trace context the backend sent with it keeps that upload in the trace.
+
+    def _execute_orchestrator(self, req: pb.OrchestratorRequest, stub: Any, completion_token: Any) -> None:
+        with _telemetry.work_item_scope(req):
+            super()._execute_orchestrator(req, stub, completion_token)
+
+    def _execute_activity(self, req: pb.ActivityRequest, stub: Any, completion_token: Any) -> None:
+        with _telemetry.work_item_scope(req):
+            super()._execute_activity(req, stub, completion_token)
