@@ -34,14 +34,15 @@ class TracePropagatingBackend(InMemoryOrchestrationBackend):
         self._tasks: dict[tuple[str, int], pb.TraceContext] = {}  # (instance id, task id) -> context
         self._orchestrations: dict[str, pb.OrchestrationTraceContext] = {}
 
-    def StartInstance(self, request: pb.CreateInstanceRequest, context: Any) -> pb.CreateInstanceResponse:
+    # The gRPC service's own method names.
+    def StartInstance(self, request: pb.CreateInstanceRequest, context: Any) -> Any:  # noqa: N802
         response = super().StartInstance(request, context)
         if request.parentTraceContext.traceParent:
             with self._trace_lock:
                 self._started[response.instanceId] = _copy(request.parentTraceContext)
         return response
 
-    def CompleteOrchestratorTask(self, request: pb.OrchestratorResponse, context: Any) -> Any:
+    def CompleteOrchestratorTask(self, request: pb.OrchestratorResponse, context: Any) -> Any:  # noqa: N802
         with self._trace_lock:
             if request.HasField("orchestrationTraceContext"):
                 self._orchestrations[request.instanceId] = _copy(request.orchestrationTraceContext)
@@ -55,7 +56,7 @@ class TracePropagatingBackend(InMemoryOrchestrationBackend):
                         self._started[created.instanceId] = _copy(created.parentTraceContext)
         return super().CompleteOrchestratorTask(request, context)
 
-    def GetWorkItems(self, request: pb.GetWorkItemsRequest, context: Any) -> Any:
+    def GetWorkItems(self, request: pb.GetWorkItemsRequest, context: Any) -> Any:  # noqa: N802
         items = super().GetWorkItems(request, context)
         try:
             for item in items:
