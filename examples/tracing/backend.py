@@ -12,12 +12,16 @@ messages only, so that the demo prints one connected trace:
 * ``scheduleTask`` actions: the context goes with the activity's work item and
   with its ``taskScheduled`` history event;
 * the orchestration's own span id and start time (``orchestrationTraceContext``)
-  come back with each later dispatch.
+  come back with each later dispatch;
+* ``taskScheduled`` and ``taskCompleted`` events carry the time they happened
+  (this backend leaves them at zero), from which durabletask draws the
+  activity's client span.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 from durabletask.internal import orchestrator_service_pb2 as pb
@@ -33,6 +37,7 @@ class TracePropagatingBackend(InMemoryOrchestrationBackend):
         self._started: dict[str, pb.TraceContext] = {}  # instance id -> its creator's context
         self._tasks: dict[tuple[str, int], pb.TraceContext] = {}  # (instance id, task id) -> context
         self._orchestrations: dict[str, pb.OrchestrationTraceContext] = {}
+        self._times: dict[tuple[str, str, int], int] = {}  # (event, instance id, task id) -> ns
 
     # The gRPC service's own method names.
     def StartInstance(self, request: pb.CreateInstanceRequest, context: Any) -> Any:  # noqa: N802
@@ -47,6 +52,8 @@ class TracePropagatingBackend(InMemoryOrchestrationBackend):
             if request.HasField("orchestrationTraceContext"):
                 self._orchestrations[request.instanceId] = _copy(request.orchestrationTraceContext)
             for action in request.actions:
+                if action.HasField("scheduleTask"):
+                    self._times[("taskScheduled", request.instanceId, action.id)] = time.time_ns()
                 if action.HasField("scheduleTask") and action.scheduleTask.parentTraceContext.traceParent:
                     key = (request.instanceId, action.id)
                     self._tasks[key] = _copy(action.scheduleTask.parentTraceContext)
@@ -55,6 +62,11 @@ class TracePropagatingBackend(InMemoryOrchestrationBackend):
                     if created.parentTraceContext.traceParent:
                         self._started[created.instanceId] = _copy(created.parentTraceContext)
         return super().CompleteOrchestratorTask(request, context)
+
+    def CompleteActivityTask(self, request: pb.ActivityResponse, context: Any) -> Any:  # noqa: N802
+        with self._trace_lock:
+            self._times[("taskCompleted", request.instanceId, request.taskId)] = time.time_ns()
+        return super().CompleteActivityTask(request, context)
 
     def GetWorkItems(self, request: pb.GetWorkItemsRequest, context: Any) -> Any:  # noqa: N802
         items = super().GetWorkItems(request, context)
@@ -84,6 +96,13 @@ class TracePropagatingBackend(InMemoryOrchestrationBackend):
                     carried = self._tasks.get((instance_id, event.eventId))
                     if carried is not None:
                         event.taskScheduled.parentTraceContext.CopyFrom(carried)
+                    self._stamp(event, ("taskScheduled", instance_id, event.eventId))
+                elif event.HasField("taskCompleted"):
+                    self._stamp(event, ("taskCompleted", instance_id, event.taskCompleted.taskScheduledId))
+
+    def _stamp(self, event: pb.HistoryEvent, key: tuple[str, str, int]) -> None:
+        if key in self._times and not event.timestamp.seconds and not event.timestamp.nanos:
+            event.timestamp.FromNanoseconds(self._times[key])
 
 
 def _copy(message: Any) -> Any:
