@@ -12,7 +12,7 @@ With opentelemetry-api missing, every entry point is a no-op and :func:`traced`
 returns the method unchanged. With the API but no tracer or meter provider
 configured (the API's proxies or no-op providers), nothing is created either:
 the cost is one provider check per batch or transfer. docs/observability.md
-lists the names.
+lists the names (they are in :mod:`._otel`).
 
 Span attributes name the store, container or bucket, token, sizes, retries,
 outcome and error class; never a payload or a credential. An exception's
@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -33,25 +32,37 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from ._exceptions import PayloadError
-from ._version import __version__
+from . import _otel
+from ._otel import (
+    AVAILABLE,
+    CACHE_HITS,
+    CACHE_MISSES,
+    ERROR_TYPE,
+    FOUND,
+    INSTANCE_ID,
+    MESSAGE_TYPE,
+    OPERATION,
+    OUTCOME,
+    PAYLOAD_SIZE,
+    RETRIES,
+    SCOPE,
+    STORE_KIND,
+    STORED_SIZE,
+    TOKEN,
+    TRANSIENT,
+    VALUES,
+    Instruments,
+    record_failure,
+    store_attributes,
+)
 
-try:
+if AVAILABLE:
     from opentelemetry import context as _otel_context
-    from opentelemetry import metrics as _metrics
     from opentelemetry import trace as _trace
-    from opentelemetry.metrics import _internal as _metrics_globals
-    from opentelemetry.metrics._internal import _ProxyMeterProvider
 
     from ._trace_parent import carried_context, work_item_context
-except ImportError:  # pragma: no cover - exercised only without the otel extra
-    AVAILABLE = False
-else:
-    AVAILABLE = True
 
 __all__ = [
-    "AVAILABLE",
-    "SCOPE",
     "batch",
     "cache_lookup",
     "retried",
@@ -61,169 +72,7 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-#: The instrumentation scope of every tracer and meter of this package.
-SCOPE = "durabletask_payloads"
-
-# Attribute names (docs/observability.md).
-OPERATION = "durabletask_payloads.operation"
-STORE_KIND = "durabletask_payloads.store.kind"
-STORE_CONTAINER = "durabletask_payloads.store.container"
-TOKEN = "durabletask_payloads.token"  # noqa: S105 - an attribute name, not a secret
-INSTANCE_ID = "durabletask_payloads.instance_id"
-MESSAGE_TYPE = "durabletask_payloads.message.type"
-VALUES = "durabletask_payloads.values"
-PAYLOAD_SIZE = "durabletask_payloads.payload.size"
-STORED_SIZE = "durabletask_payloads.stored.size"
-CACHE_HITS = "durabletask_payloads.cache.hits"
-CACHE_MISSES = "durabletask_payloads.cache.misses"
-RETRIES = "durabletask_payloads.retries"
-FOUND = "durabletask_payloads.found"
-OUTCOME = "durabletask_payloads.outcome"
-ERROR_TYPE = "error.type"  # OpenTelemetry's general attribute for the class of a failure
-TRANSIENT = "durabletask_payloads.error.transient"
-
-# Histogram buckets: transfer latency in seconds (OpenTelemetry's HTTP duration buckets), payload size
-# in bytes (powers of 4 from 1 KiB to 64 MiB: the default threshold, 256 KiB, is a boundary).
-_DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
-_SIZE_BUCKETS = tuple(float(1024 * 4**n) for n in range(9))
-
 _NULL: contextlib.nullcontext[None] = contextlib.nullcontext()
-
-
-class _Instruments:
-    """Every metric instrument of this package, made from one meter."""
-
-    def __init__(self, meter: Any) -> None:
-        self.uploads = meter.create_counter(
-            "durabletask_payloads.uploads", "{payload}", "Payloads stored (each upload that succeeded)."
-        )
-        self.downloads = meter.create_counter(
-            "durabletask_payloads.downloads",
-            "{payload}",
-            "Payloads fetched from a store (cache hits excluded).",
-        )
-        self.upload_bytes = meter.create_counter(
-            "durabletask_payloads.upload.bytes", "By", "Payload bytes uploaded, before compression."
-        )
-        self.download_bytes = meter.create_counter(
-            "durabletask_payloads.download.bytes", "By", "Payload bytes downloaded, after decompression."
-        )
-        self.cache_hits = meter.create_counter(
-            "durabletask_payloads.cache.hits",
-            "{payload}",
-            "Tokens resolved from the cache, without a download.",
-        )
-        self.cache_misses = meter.create_counter(
-            "durabletask_payloads.cache.misses", "{payload}", "Tokens not in the cache, so downloaded."
-        )
-        self.retries = meter.create_counter(
-            "durabletask_payloads.retries", "{retry}", "Store requests tried again after a transient failure."
-        )
-        self.failures = meter.create_counter(
-            "durabletask_payloads.failures", "{failure}", "Transfers that failed, by error class."
-        )
-        self.duration = meter.create_histogram(
-            "durabletask_payloads.transfer.duration",
-            "s",
-            "Time a transfer took, retries and backoff included.",
-            explicit_bucket_boundaries_advisory=_DURATION_BUCKETS,
-        )
-        self.size = meter.create_histogram(
-            "durabletask_payloads.payload.size",
-            "By",
-            "Size of each payload uploaded or downloaded, before compression.",
-            explicit_bucket_boundaries_advisory=_SIZE_BUCKETS,
-        )
-
-
-@dataclass
-class _Providers:
-    """The tracer and instruments made for the providers seen last (they are replaced in tests)."""
-
-    tracer_provider: Any = None
-    tracer: Any = None
-    meter_provider: Any = None
-    instruments: _Instruments | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-_providers = _Providers()
-
-
-# The API's get_*_provider() look the environment up on each call while no provider is set (about
-# 1.5 us: more than the rest of a traced transfer without one). The module globals they read answer
-# the same question at the cost of an attribute lookup; the public functions remain the fallback,
-# for providers named in the environment and for an API that moved its globals.
-_FROM_ENV = {"OTEL_PYTHON_TRACER_PROVIDER", "OTEL_PYTHON_METER_PROVIDER"} & set(os.environ)
-_TRACE_GLOBAL = "_TRACER_PROVIDER"
-_METER_GLOBAL = "_METER_PROVIDER"
-_MISSING = object()
-
-
-def _tracer_provider() -> Any:
-    provider = getattr(_trace, _TRACE_GLOBAL, _MISSING)
-    if provider is None and not _FROM_ENV:
-        return None
-    return _trace.get_tracer_provider() if provider is None or provider is _MISSING else provider
-
-
-def _meter_provider() -> Any:
-    provider = getattr(_metrics_globals, _METER_GLOBAL, _MISSING)
-    if provider is None and not _FROM_ENV:
-        return None
-    return _metrics.get_meter_provider() if provider is None or provider is _MISSING else provider
-
-
-def _tracer() -> Any:
-    """Return this package's tracer, or None when no tracer provider is configured."""
-    provider = _tracer_provider()
-    if provider is None:
-        return None
-    if provider is _providers.tracer_provider:
-        return _providers.tracer
-    tracer = None
-    if not isinstance(provider, (_trace.ProxyTracerProvider, _trace.NoOpTracerProvider)):
-        tracer = provider.get_tracer(SCOPE, __version__)
-    with _providers.lock:
-        _providers.tracer_provider, _providers.tracer = provider, tracer
-    return tracer
-
-
-def _instruments() -> _Instruments | None:
-    """Return this package's instruments, or None when no meter provider is configured."""
-    provider = _meter_provider()
-    if provider is None:
-        return None
-    if provider is _providers.meter_provider:
-        return _providers.instruments
-    instruments = None
-    if not isinstance(provider, (_ProxyMeterProvider, _metrics.NoOpMeterProvider)):
-        instruments = _Instruments(provider.get_meter(SCOPE, __version__))
-    with _providers.lock:
-        _providers.meter_provider, _providers.instruments = provider, instruments
-    return instruments
-
-
-def store_attributes(store: Any) -> dict[str, str]:
-    """Name a store by its class and, when its options have one, its container or bucket."""
-    attributes = {STORE_KIND: type(store).__name__}
-    options = getattr(store, "options", None)
-    container = getattr(options, "container_name", None) or getattr(options, "bucket", None)
-    if isinstance(container, str) and container:
-        attributes[STORE_CONTAINER] = container
-    return attributes
-
-
-def _fail(span: Any, attributes: dict[str, Any], exc: BaseException) -> None:
-    attributes[OUTCOME] = "error"
-    attributes[ERROR_TYPE] = type(exc).__name__
-    attributes[TRANSIENT] = bool(getattr(exc, "transient", False))
-    if span is not None:
-        # Only our own messages are known to hold no payload and no credential.
-        safe = isinstance(exc, PayloadError)
-        span.set_status(_trace.Status(_trace.StatusCode.ERROR, str(exc) if safe else type(exc).__name__))
-        if safe:
-            span.record_exception(exc)
 
 
 # -- batches -------------------------------------------------------------------------------------
@@ -291,7 +140,7 @@ class _BatchScope:
             attributes[CACHE_HITS] = self._batch.hits
             attributes[CACHE_MISSES] = self._batch.misses
         if exc is not None:
-            _fail(span, attributes, exc)
+            record_failure(span, attributes, exc)
         span.set_attributes(attributes)
         span.end()
 
@@ -307,7 +156,7 @@ def batch(
     """
     if not AVAILABLE:
         return _NULL
-    tracer = _tracer()
+    tracer = _otel.tracer()
     if tracer is None:
         return _NULL
     return _BatchScope(tracer, operation, store, message, values, instance_id)
@@ -320,7 +169,7 @@ def cache_lookup(store: Any, hits: int, misses: int, hit_bytes: int) -> None:
     current = _BATCH.get()
     if current is not None:
         current.add(hit_bytes, hits, misses)
-    instruments = _instruments()
+    instruments = _otel.instruments()
     if instruments is not None:
         attributes = store_attributes(store)
         if hits:
@@ -335,7 +184,7 @@ def work_item_scope(request: Any) -> contextlib.AbstractContextManager[None]:
     durabletask sends an activity's result after the activity's span has
     closed; inside this scope, the upload of that result still joins the trace.
     """
-    if not AVAILABLE or _tracer() is None:
+    if not AVAILABLE or _otel.tracer() is None:
         return _NULL
     context = work_item_context(request)
     return _NULL if context is None else _attached(context)
@@ -379,7 +228,7 @@ class _TransferScope:
         args: tuple[Any, ...],
         kwargs: Mapping[str, Any],
         tracer: Any,
-        instruments: _Instruments | None,
+        instruments: Instruments | None,
     ) -> None:
         self.transfer = _Transfer(operation, store)
         self._args = args
@@ -414,7 +263,7 @@ class _TransferScope:
         attributes: dict[str, Any] = {**common, OUTCOME: "ok", RETRIES: transfer.retries}
         size = self._describe(attributes, result if exc is None else None)
         if exc is not None:
-            _fail(self._span, attributes, exc)
+            record_failure(self._span, attributes, exc)
         elif size is not None:
             current = _BATCH.get()
             if current is not None:
@@ -453,7 +302,7 @@ class _TransferScope:
 
     def _count(
         self,
-        instruments: _Instruments,
+        instruments: Instruments,
         common: dict[str, Any],
         attributes: dict[str, Any],
         size: int | None,
@@ -496,7 +345,7 @@ def traced(operation: str, method: F) -> F:
             if outer is not None and outer.operation == operation:
                 outer.store = self
                 return await method(self, *args, **kwargs)
-            tracer, instruments = _tracer(), _instruments()
+            tracer, instruments = _otel.tracer(), _otel.instruments()
             if tracer is None and instruments is None:
                 return await method(self, *args, **kwargs)
             scope = _TransferScope(operation, self, args, kwargs, tracer, instruments)
@@ -517,7 +366,7 @@ def traced(operation: str, method: F) -> F:
         if outer is not None and outer.operation == operation:
             outer.store = self
             return method(self, *args, **kwargs)
-        tracer, instruments = _tracer(), _instruments()
+        tracer, instruments = _otel.tracer(), _otel.instruments()
         if tracer is None and instruments is None:
             return method(self, *args, **kwargs)
         scope = _TransferScope(operation, self, args, kwargs, tracer, instruments)
@@ -540,7 +389,7 @@ def retried(exc: BaseException) -> None:
     transfer = _TRANSFER.get()
     if transfer is not None:
         transfer.retries += 1
-    instruments = _instruments()
+    instruments = _otel.instruments()
     if instruments is not None:
         if transfer is not None:
             attributes: dict[str, Any] = store_attributes(transfer.store)

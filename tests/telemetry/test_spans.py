@@ -29,6 +29,7 @@ from durabletask_payloads import (
     externalize_payloads,
     externalize_payloads_async,
 )
+from durabletask_payloads import _otel as otel_module
 from durabletask_payloads import _telemetry as telemetry_module
 
 from .conftest import PAYLOAD, Telemetry, recording
@@ -282,8 +283,8 @@ class TestWithoutAProvider:
     def test_no_span_and_no_instrument_is_made(self, store: FileSystemPayloadStore) -> None:
         """The API's proxies are in place: batches are the shared no-op, nothing is created."""
         assert isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
-        assert telemetry_module._tracer() is None
-        assert telemetry_module._instruments() is None
+        assert otel_module.tracer() is None
+        assert otel_module.instruments() is None
         message = _scheduling(_value("a"))
         assert telemetry_module.batch("externalize", store, message, 1) is telemetry_module._NULL
         assert externalize_payloads(message, store) == 1
@@ -296,7 +297,7 @@ class TestWithoutAProvider:
         assert len(recorded.payload_spans()) == 1
         assert isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
         assert type(metrics.get_meter_provider()).__name__ == "_ProxyMeterProvider"
-        assert telemetry_module._tracer() is None
+        assert otel_module.tracer() is None
 
     def test_without_opentelemetry_installed_nothing_is_wrapped(self, tmp_path: Path) -> None:
         """With the API missing, store methods are the plain functions and payloads still flow."""
