@@ -172,6 +172,7 @@ def cache_lookup(store: Any, hits: int, misses: int, hit_bytes: int) -> None:
     instruments = _otel.instruments()
     if instruments is not None:
         attributes = store_attributes(store)
+        attributes[OPERATION] = "download"
         if hits:
             instruments.cache_hits.add(hits, attributes)
         if misses:

@@ -33,6 +33,21 @@ from .conftest import PAYLOAD, Telemetry
 OPTIONS = LargePayloadStorageOptions(threshold_bytes=1024)
 RETRIES = 2
 FS = "FileSystemPayloadStore"
+METRICS = [
+    f"{PAYLOAD}{name}"
+    for name in (
+        "uploads",
+        "downloads",
+        "upload.bytes",
+        "download.bytes",
+        "cache.hits",
+        "cache.misses",
+        "retries",
+        "failures",
+        "transfer.duration",
+        "payload.size",
+    )
+]
 
 
 def _value(tag: str, size: int) -> bytes:
@@ -72,6 +87,9 @@ class TestTransferMetrics:
             for key, value in telemetry.metric(f"{PAYLOAD}transfer.duration").items()
         }
         assert durations == {"upload": 3, "download": 3}
+        for name in METRICS:  # every point says which operation of which store (docs/observability.md)
+            for key in telemetry.metric(name):
+                assert {f"{PAYLOAD}operation", f"{PAYLOAD}store.kind"} <= set(dict(key)), name
 
     def test_a_permanent_failure_is_counted_by_its_class(self, telemetry: Telemetry, tmp_path: Path) -> None:
         """A missing payload is a failure, not transient, and not a download."""

@@ -177,6 +177,22 @@ class TestBatchSpans:
         assert batch.parent.span_id == 0x00F067AA0BA902B7
         assert batch.context.trace_id == work_item.get_span_context().trace_id
 
+    def test_without_a_current_span_the_response_names_its_trace_through_its_tasks(
+        self, telemetry: Telemetry, store: FileSystemPayloadStore
+    ) -> None:
+        """On a worker that runs work items outside their context, scheduled tasks carry the trace id."""
+        response = _scheduling(_value("a"))
+        response.orchestrationTraceContext.spanID.value = "00f067aa0ba902b7"
+        carried = response.actions[0].scheduleTask.parentTraceContext
+        carried.traceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-1111111111111111-01"
+
+        externalize_payloads(response, store)
+
+        (batch,) = telemetry.spans(f"{PAYLOAD}externalize")
+        assert batch.parent is not None and batch.context is not None
+        assert batch.parent.span_id == 0x00F067AA0BA902B7
+        assert batch.context.trace_id == 0x4BF92F3577B34DA6A3CE929D0E0E4736
+
     async def test_async_twins_make_the_same_tree(
         self, telemetry: Telemetry, store: FileSystemPayloadStore
     ) -> None:
