@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import grpc
@@ -60,10 +61,14 @@ class TaskHubGrpcWorker(_worker.TaskHubGrpcWorker):
     # -- telemetry: durabletask sends a work item's result after its span has closed; running the
     # whole work item in the trace context the backend sent with it keeps that upload in the trace.
 
-    def _execute_orchestrator(self, req: pb.OrchestratorRequest, stub: Any, completion_token: Any) -> None:
-        with _telemetry.work_item_scope(req):
-            super()._execute_orchestrator(req, stub, completion_token)
+    def _execute_orchestrator(self, req: pb.OrchestratorRequest, *args: Any, **kwargs: Any) -> None:
+        with self._work_item_scope(req):
+            super()._execute_orchestrator(req, *args, **kwargs)
 
-    def _execute_activity(self, req: pb.ActivityRequest, stub: Any, completion_token: Any) -> None:
-        with _telemetry.work_item_scope(req):
-            super()._execute_activity(req, stub, completion_token)
+    def _execute_activity(self, req: pb.ActivityRequest, *args: Any, **kwargs: Any) -> None:
+        with self._work_item_scope(req):
+            super()._execute_activity(req, *args, **kwargs)
+
+    def _work_item_scope(self, req: Any) -> AbstractContextManager[None]:
+        # Without a payload store this is durabletask's worker, unchanged.
+        return _telemetry.work_item_scope(req) if self._payload_interceptor is not None else nullcontext()
