@@ -280,6 +280,18 @@ class TestTransferSpans:
         assert dict(span.attributes or {})["error.type"] == "RuntimeError"
         assert span.events == ()
 
+    def test_a_store_answering_oddly_is_still_answered(self, telemetry: Telemetry) -> None:
+        """Telemetry never fails a call that succeeded, whatever the store returned."""
+
+        class Odd(InMemoryPayloadStore):
+            def inspect(self, token: str) -> PayloadInfo:
+                return {"size": "unknown"}  # type: ignore[return-value]
+
+        assert Odd(OPTIONS).inspect("memory:v1:" + "0" * 32) == {"size": "unknown"}
+        (span,) = telemetry.spans(f"{PAYLOAD}head")
+        assert dict(span.attributes or {})[f"{PAYLOAD}outcome"] == "ok"
+        assert f"{PAYLOAD}stored.size" not in dict(span.attributes or {})
+
     def test_a_custom_stores_methods_are_traced_without_it_doing_anything(self, telemetry: Telemetry) -> None:
         """Any PayloadStore subclass gets transfer spans, and its methods keep their names and docs."""
 
