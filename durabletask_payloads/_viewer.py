@@ -88,7 +88,8 @@ def _public_message(exc: PayloadError, asked: str) -> str:
     if isinstance(exc, PayloadIntegrityError):
         return f"Stored payload for token {token} failed its integrity check and is not shown; {see_log}"
     if isinstance(exc, InvalidPayloadTokenError):
-        return f"Refused payload token {token}: malformed, or outside what this viewer's store may read"
+        # The reason is this package's own text (no store message, credentials already masked).
+        return f"Refused payload token {token}: {exc.reason}"
     if isinstance(exc, PayloadStoreUnavailableError):
         return f"The payload store could not be reached for {token} (try again later); {see_log}"
     if isinstance(exc, PayloadStoreRefusedError):
