@@ -1,8 +1,13 @@
 """How a payload becomes a stored object and back, shared by every store.
 
 Writing: check the size, hash, name by content and scope, gzip when enabled.
-Reading: inflate only when the object says it is gzip, check the hash when one
-was recorded. Stores only move the resulting bytes and metadata around.
+Reading: refuse an object above the read limit before reading it whole, inflate
+only when the object says it is gzip (never past the read limit), then verify:
+a name this package wrote is derived from the content and the instance, so the
+content must give back the name (and match the hash recorded in metadata, when
+there is one). Names written by other SDKs (version-4 GUIDs) certify nothing;
+their content is only checked against a recorded hash, if any, and must not be
+empty. Stores only move the resulting bytes and metadata around.
 
 Stores without a place for metadata of their own (files, Redis values) keep
 each payload as a *record*: one line of JSON metadata, then the stored body.
@@ -11,16 +16,17 @@ each payload as a *record*: one line of JSON metadata, then the stored body.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
 from typing import Any
 
 from ._compression import gzip_compress, gzip_decompress
-from ._exceptions import PayloadIntegrityError, PayloadTooLargeError
-from ._options import LargePayloadStorageOptions
+from ._exceptions import PayloadIntegrityError, PayloadReadLimitError, PayloadTooLargeError
+from ._options import LargePayloadStorageOptions, read_limit
 from ._store import PayloadInfo
-from ._token import content_name, sha256_hex
+from ._token import content_name, is_content_name, is_guid_v4_name, names_content, sha256_hex
 
 __all__ = [
     "GZIP",
@@ -28,17 +34,25 @@ __all__ = [
     "MAX_RECORD_HEADER",
     "EncodedPayload",
     "check_size",
+    "check_stored_size",
     "decode_payload",
     "decode_record",
     "encode_payload",
+    "holds_payload",
+    "holds_payload_async",
+    "max_stored_body",
+    "max_stored_record",
     "parse_record_header",
     "record_header",
     "record_info",
     "split_record",
+    "verify_payload",
 ]
 
 GZIP = "gzip"
 IDENTITY = "identity"
+# Room above the read limit for a gzip body's header, trailer and stored-block overhead.
+_GZIP_SLACK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -87,6 +101,31 @@ def encode_payload(
     return EncodedPayload(content_name(digest, instance_id), encoding, digest, len(data), data)
 
 
+def max_stored_body(options: LargePayloadStorageOptions, content_encoding: str | None = GZIP) -> int:
+    """Return the largest stored body a store with *options* reads, in bytes.
+
+    The read limit itself for an identity body; for gzip a little more, since
+    incompressible data grows by a few bytes per 64 KiB block when deflated.
+    """
+    limit = read_limit(options)
+    if (content_encoding or IDENTITY).strip().lower() == IDENTITY:
+        return limit
+    return limit + limit // 1024 + _GZIP_SLACK
+
+
+def check_stored_size(
+    size: int, *, content_encoding: str | None, token: str, options: LargePayloadStorageOptions
+) -> None:
+    """Refuse a stored body of *size* bytes above :func:`max_stored_body`, before it is read.
+
+    Raises:
+        PayloadReadLimitError: It is larger: names the token, the size, the limit and the setting.
+
+    """
+    if size > max_stored_body(options, content_encoding):
+        raise PayloadReadLimitError(token, size, read_limit(options))
+
+
 def decode_payload(
     body: bytes,
     *,
@@ -94,6 +133,9 @@ def decode_payload(
     sha256: str | None,
     token: str,
     options: LargePayloadStorageOptions,
+    name: str,
+    instance_id: str | None,
+    foreign_names: bool = False,
 ) -> bytes:
     """Turn a stored body back into the payload and verify it.
 
@@ -104,22 +146,90 @@ def decode_payload(
             compression setting is.
         sha256: The payload hash recorded at write time, if any.
         token: The token being resolved, for error messages.
-        options: Gives the size limit for inflated output.
+        options: Gives the read limit (``max_read_payload_bytes``).
+        name: The stored object's name (the blob name, the key's last 32 characters).
+        instance_id: The instance recorded with the object, if any (its name was derived from it).
+        foreign_names: Whether other SDKs write where this store reads (Azure Blob):
+            then a version-4 GUID name is theirs and certifies nothing.
 
     Raises:
-        PayloadIntegrityError: Unknown encoding, bad gzip, or a hash mismatch.
+        PayloadReadLimitError: The body, or what it inflates to, is above the read limit.
+        PayloadIntegrityError: Unknown encoding, bad gzip, a hash that does not match, or
+            content that does not give back its name.
 
     """
+    check_stored_size(len(body), content_encoding=content_encoding, token=token, options=options)
     encoding = (content_encoding or IDENTITY).strip().lower()
     if encoding == GZIP:
-        data = gzip_decompress(body, max_size=options.max_stored_payload_bytes, token=token)
+        data = gzip_decompress(body, max_size=read_limit(options), token=token)
     elif encoding == IDENTITY:
         data = body
     else:
         raise PayloadIntegrityError(token, f"unsupported Content-Encoding {content_encoding!r}")
-    if sha256 is not None and sha256_hex(data) != sha256.lower():
-        raise PayloadIntegrityError(token, "its SHA-256 does not match the one recorded when it was written")
+    verify_payload(
+        data, sha256=sha256, token=token, name=name, instance_id=instance_id, foreign_names=foreign_names
+    )
     return data
+
+
+def verify_payload(
+    data: bytes,
+    *,
+    sha256: str | None,
+    token: str,
+    name: str,
+    instance_id: str | None,
+    foreign_names: bool = False,
+) -> None:
+    """Check a payload read back against its name and its recorded hash (see :func:`decode_payload`).
+
+    Raises:
+        PayloadIntegrityError: It does not match.
+
+    """
+    own_name = is_content_name(name) and not (foreign_names and is_guid_v4_name(name))
+    if sha256 is None and not own_name:
+        # Written by another SDK, which records no hash: nothing to check but that there is something.
+        if not data:
+            raise PayloadIntegrityError(
+                token, "the stored object is empty, and no writer stores an empty payload"
+            )
+        return
+    digest = sha256_hex(data)
+    if sha256 is not None and digest != sha256.lower():
+        raise PayloadIntegrityError(token, "its SHA-256 does not match the one recorded when it was written")
+    if own_name and not names_content(name, digest, instance_id):
+        # The name is a hash of the content and the instance: no other content can give it back,
+        # whatever metadata comes with it.
+        raise PayloadIntegrityError(
+            token, f"its content does not match its name {name}, which was derived from the content written"
+        )
+
+
+def holds_payload(read: Callable[[], bytes], encoded: EncodedPayload) -> bool:
+    """Return whether the object already stored at *encoded*'s name is verified to be that payload.
+
+    *read* reads and decodes it as a download would (so the name is checked).
+    Used when a write finds its name taken: only then does "already exists" count as stored.
+
+    Raises:
+        PayloadNotFoundError: There is no object after all (it was deleted meanwhile).
+
+    """
+    try:
+        data = read()
+    except (PayloadIntegrityError, PayloadReadLimitError):
+        return False
+    return data == encoded.data
+
+
+async def holds_payload_async(read: Callable[[], Awaitable[bytes]], encoded: EncodedPayload) -> bool:
+    """Async twin of :func:`holds_payload`."""
+    try:
+        data = await read()
+    except (PayloadIntegrityError, PayloadReadLimitError):
+        return False
+    return data == encoded.data
 
 
 # -- records: a JSON header line, then the body ---------------------------------------
@@ -183,16 +293,23 @@ def split_record(record: bytes, *, token: str, where: str) -> tuple[dict[str, An
 
 
 def decode_record(
-    header: dict[str, Any], body: bytes, *, token: str, options: LargePayloadStorageOptions
+    header: dict[str, Any], body: bytes, *, token: str, name: str, options: LargePayloadStorageOptions
 ) -> bytes:
-    """Turn a record's body back into the payload, as its header describes it."""
+    """Turn a record's body back into the payload, as its header describes it, and verify it."""
     return decode_payload(
         body,
         content_encoding=str(header.get("content_encoding") or IDENTITY),
         sha256=_opt_str(header.get("sha256")),
         token=token,
         options=options,
+        name=name,
+        instance_id=_opt_str(header.get("instance_id")),
     )
+
+
+def max_stored_record(options: LargePayloadStorageOptions) -> int:
+    """Return the largest record (header line and body) a store with *options* reads."""
+    return MAX_RECORD_HEADER + max_stored_body(options)
 
 
 def record_info(token: str, header: dict[str, Any], stored_size: int) -> PayloadInfo:

@@ -12,7 +12,13 @@ try:
     import redis.asyncio
     from redis.asyncio.retry import Retry as AsyncRetry
     from redis.backoff import NoBackoff
-    from redis.exceptions import AuthenticationError, AuthorizationError, RedisError, ResponseError
+    from redis.exceptions import (
+        AuthenticationError,
+        AuthorizationError,
+        RedisError,
+        ResponseError,
+        WatchError,
+    )
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import TimeoutError as RedisTimeoutError
     from redis.retry import Retry
@@ -23,8 +29,11 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 from .._codec import (
     MAX_RECORD_HEADER,
+    EncodedPayload,
     decode_record,
     encode_payload,
+    holds_payload,
+    max_stored_record,
     parse_record_header,
     record_header,
     record_info,
@@ -34,9 +43,12 @@ from .._concurrency import PerLoop
 from .._exceptions import (
     InvalidPayloadTokenError,
     PayloadError,
+    PayloadIntegrityError,
     PayloadNotFoundError,
+    PayloadReadLimitError,
     store_failure,
 )
+from .._options import read_limit
 from .._retry import RetryPolicy, retrying, retrying_async
 from .._store import PayloadInfo, PayloadStore
 from .._token import REDIS_V1_PREFIX, format_redis_token, is_content_name, parse_redis_token
@@ -49,12 +61,19 @@ _log = logging.getLogger("durabletask_payloads.stores.redis")
 # A Redis error reply starts with an upper-case code (OOM, WRONGTYPE, NOAUTH ...); the rest may quote data.
 _ERROR_CODE_RE = re.compile(r"[A-Z][A-Z_]{1,30}\b")
 _GLOB_SPECIAL_RE = re.compile(r"([*?\[\]\\])")
+# Rounds of "check what is there, replace it if it is not this payload" before a write gives up.
+_REPLACE_ATTEMPTS = 3
 
 
 def _describe(exc: RedisError) -> str:
     """Name the error by its type and, for a server reply, its code: never by its message."""
     if isinstance(exc, ResponseError):
-        match = _ERROR_CODE_RE.match(str(exc))
+        # A pipeline's error says which command failed first ("Command # 1 (...) of pipeline caused
+        # error: WRONGTYPE ..."): the code follows that.
+        text = str(exc)
+        if text.startswith("Command # "):
+            text = text.partition(" caused error: ")[2]
+        match = _ERROR_CODE_RE.match(text)
         if match:
             return f"{type(exc).__name__} {match.group(0)}"
     return type(exc).__name__
@@ -171,7 +190,10 @@ class RedisPayloadStore(PayloadStore):
         """Store *data* under its key (once per instance and content) and return its token.
 
         A payload this store has recently moved (it is in :attr:`cache`) is only
-        checked with ``EXISTS``: if the key is still there, nothing is sent.
+        checked with ``EXISTS``: if the key is still there, nothing is sent. A
+        key that already exists counts as stored only once its value is
+        verified to be this payload; anything else there is replaced (under
+        ``WATCH``, so a concurrent change is never overwritten unseen).
         """
         encoded = encode_payload(data, self._options, instance_id)
         key = self._options.key_prefix + encoded.name
@@ -181,11 +203,28 @@ class RedisPayloadStore(PayloadStore):
             try:
                 if token in self.cache and self._sync.exists(key):
                     return
-                record = record_header(encoded, instance_id) + encoded.body
-                created = self._sync.set(key, record, nx=True, px=self._options.ttl_milliseconds)
+                value = record_header(encoded, instance_id) + encoded.body
+                if self._sync.set(key, value, nx=True, px=self._options.ttl_milliseconds):
+                    self._log_write(True, encoded.size, key, len(encoded.body))
+                    return
+                for _ in range(_REPLACE_ATTEMPTS):
+                    with self._sync.pipeline(transaction=True) as pipe:
+                        pipe.watch(key)  # type: ignore[no-untyped-call]
+                        found = self._read_watched(pipe, key)
+                        if self._holds(found, key, token, encoded):
+                            self._log_write(False, encoded.size, key, len(encoded.body))
+                            return
+                        pipe.multi()
+                        pipe.set(key, value, px=self._options.ttl_milliseconds)
+                        try:
+                            pipe.execute()
+                        except WatchError:
+                            continue  # changed since it was checked: check again
+                    self._log_replaced(key)
+                    return
             except RedisError as exc:
                 raise _failure(exc, "upload", token) from exc
-            self._log_write(created, encoded.size, key, len(encoded.body))
+            raise _replace_failed(token)
 
         retrying(put, self._retry)
         return token
@@ -201,14 +240,36 @@ class RedisPayloadStore(PayloadStore):
             try:
                 if token in self.cache and await client.exists(key):
                     return
-                record = record_header(encoded, instance_id) + encoded.body
-                created = await client.set(key, record, nx=True, px=self._options.ttl_milliseconds)
+                value = record_header(encoded, instance_id) + encoded.body
+                if await client.set(key, value, nx=True, px=self._options.ttl_milliseconds):
+                    self._log_write(True, encoded.size, key, len(encoded.body))
+                    return
+                for _ in range(_REPLACE_ATTEMPTS):
+                    async with client.pipeline(transaction=True) as pipe:
+                        await pipe.watch(key)
+                        found = await self._read_watched_async(pipe, key)
+                        if self._holds(found, key, token, encoded):
+                            self._log_write(False, encoded.size, key, len(encoded.body))
+                            return
+                        pipe.multi()  # type: ignore[no-untyped-call]
+                        pipe.set(key, value, px=self._options.ttl_milliseconds)
+                        try:
+                            await pipe.execute()
+                        except WatchError:
+                            continue
+                    self._log_replaced(key)
+                    return
             except RedisError as exc:
                 raise _failure(exc, "upload", token) from exc
-            self._log_write(created, encoded.size, key, len(encoded.body))
+            raise _replace_failed(token)
 
         await retrying_async(put, self._retry)
         return token
+
+    def _holds(self, found: tuple[bool, int, bytes], key: str, token: str, encoded: EncodedPayload) -> bool:
+        if not found[0]:
+            return False  # deleted or expired since the write found it: write it again
+        return holds_payload(lambda: self._decode(found, key, token), encoded)
 
     @staticmethod
     def _log_write(created: object, size: int, key: str, stored: int) -> None:
@@ -217,23 +278,71 @@ class RedisPayloadStore(PayloadStore):
         else:
             _log.debug("Redis key %s already holds this payload", key)
 
+    @staticmethod
+    def _log_replaced(key: str) -> None:
+        _log.warning("Redis key %s did not hold the payload its name certifies; replaced it", key)
+
     # -- reading ------------------------------------------------------------------------
 
-    def _decode(self, record: object, key: str, token: str) -> bytes:
-        if record is None:
+    def _commands(self, pipe: Any, key: str) -> Any:
+        # GETRANGE sends at most one byte more than the largest record this store reads, whatever
+        # is stored (its end index is inclusive). Not a MULTI: Redis refuses MULTI when it is out
+        # of memory, and reads must go on then; the bound holds without it.
+        return pipe.strlen(key), pipe.getrange(key, 0, self._bound())
+
+    def _read(self, client: Any, key: str) -> tuple[bool, int, bytes]:
+        """Return whether *key* exists, its length and (at most the read limit of) its value."""
+        with client.pipeline(transaction=False) as pipe:
+            self._commands(pipe, key)
+            length, head = pipe.execute()
+        # Nothing read: a missing key, or an empty value (which is refused as not a record).
+        return bool(head) or bool(client.exists(key)), int(length), head
+
+    async def _read_async(self, client: Any, key: str) -> tuple[bool, int, bytes]:
+        """Async twin of :meth:`_read`."""
+        async with client.pipeline(transaction=False) as pipe:
+            self._commands(pipe, key)
+            length, head = await pipe.execute()
+        return bool(head) or bool(await client.exists(key)), int(length), head
+
+    def _read_watched(self, pipe: Any, key: str) -> tuple[bool, int, bytes]:
+        """:meth:`_read` on a pipeline under ``WATCH``, where each command runs at once."""
+        length, head = self._commands(pipe, key)
+        return bool(head) or bool(pipe.exists(key)), int(length), head
+
+    async def _read_watched_async(self, pipe: Any, key: str) -> tuple[bool, int, bytes]:
+        """Async twin of :meth:`_read_watched`."""
+        length, head = self._commands(pipe, key)
+        length, head = await length, await head
+        return bool(head) or bool(await pipe.exists(key)), int(length), head
+
+    def _bound(self) -> int:
+        return max_stored_record(self._options)
+
+    def _decode(self, found: tuple[bool, int, bytes], key: str, token: str) -> bytes:
+        exists, length, record = found
+        if not exists:
             raise self._gone(token)
         assert isinstance(record, bytes)  # the clients are made without decode_responses
-        _log.info("Read Redis key %s (%d bytes stored)", key, len(record))
+        if len(record) > self._bound():
+            # Only the first bytes were sent: the value is refused without being read whole.
+            raise PayloadReadLimitError(token, max(length, len(record)), read_limit(self._options))
+        _log.info("Read Redis key %s (%d bytes stored)", key, length)
         header, body = split_record(record, token=token, where=f"Redis key {key}")
-        return decode_record(header, body, token=token, options=self._options)
+        name = key[-32:]
+        return decode_record(header, body, token=token, name=name, options=self._options)
 
     def download(self, token: str) -> bytes:
-        """Return the payload behind *token*, checking its SHA-256."""
+        """Return the payload behind *token*, verified against its name and SHA-256.
+
+        A value above the read limit (``max_read_payload_bytes``) is refused
+        after at most that many bytes were sent.
+        """
         key = self._locate(token)
 
-        def get() -> object:
+        def get() -> tuple[bool, int, bytes]:
             try:
-                return self._sync.get(key)
+                return self._read(self._sync, key)
             except RedisError as exc:
                 raise _failure(exc, "download", token) from exc
 
@@ -244,9 +353,9 @@ class RedisPayloadStore(PayloadStore):
         key = self._locate(token)
         client = self._aio_client()
 
-        async def get() -> object:
+        async def get() -> tuple[bool, int, bytes]:
             try:
-                return await client.get(key)
+                return await self._read_async(client, key)
             except RedisError as exc:
                 raise _failure(exc, "download", token) from exc
 
@@ -318,3 +427,9 @@ class RedisPayloadStore(PayloadStore):
         if client is not None:
             await client.aclose()
         self.close()
+
+
+def _replace_failed(token: str) -> PayloadIntegrityError:
+    return PayloadIntegrityError(
+        token, "another value kept replacing the one written under its key, so it could not be stored"
+    )

@@ -77,9 +77,17 @@ class TestWrites:
 
     def test_a_second_upload_does_not_overwrite(self, store: RedisPayloadStore, raw: redis.Redis) -> None:
         token = store.upload(b"original", instance_id="i")
+        raw.pexpire(_key(token), 50_000)  # a rewrite would drop this expiry
+        assert store.upload(b"original", instance_id="i") == token
+        assert 0 < raw.pttl(_key(token)) <= 50_000
+
+    def test_a_second_upload_replaces_a_value_that_is_not_the_payload(
+        self, store: RedisPayloadStore, raw: redis.Redis
+    ) -> None:
+        token = store.upload(b"original", instance_id="i")
         raw.set(_key(token), b"replaced by someone else")
         assert store.upload(b"original", instance_id="i") == token
-        assert raw.get(_key(token)) == b"replaced by someone else"
+        assert store.download(token) == b"original"
 
     def test_racing_writers_end_with_one_key(self, redis_server: Redis, raw: redis.Redis) -> None:
         options = _options(redis_server)
