@@ -29,23 +29,27 @@ from ._store import PayloadInfo
 from ._token import content_name, is_content_name, is_guid_v4_name, names_content, sha256_hex
 
 __all__ = [
+    "CREATED",
+    "FOUND",
     "GZIP",
     "IDENTITY",
     "MAX_RECORD_HEADER",
+    "REPLACED",
     "EncodedPayload",
+    "Existing",
     "check_size",
     "check_stored_size",
     "decode_payload",
     "decode_record",
     "encode_payload",
-    "holds_payload",
-    "holds_payload_async",
     "max_stored_body",
     "max_stored_record",
     "parse_record_header",
     "record_header",
     "record_info",
     "split_record",
+    "store_verified",
+    "store_verified_async",
     "verify_payload",
 ]
 
@@ -206,30 +210,108 @@ def verify_payload(
         )
 
 
-def holds_payload(read: Callable[[], bytes], encoded: EncodedPayload) -> bool:
-    """Return whether the object already stored at *encoded*'s name is verified to be that payload.
+# -- writing over what is already there -------------------------------------------------
 
-    *read* reads and decodes it as a download would (so the name is checked).
-    Used when a write finds its name taken: only then does "already exists" count as stored.
+#: What :func:`store_verified` did: wrote the object, found it already there, or replaced another.
+CREATED = "created"
+FOUND = "found"
+REPLACED = "replaced"
+# Rounds of "check what is there, replace it if it is not this payload" before a write gives up.
+_REPLACE_ATTEMPTS = 3
 
-    Raises:
-        PayloadNotFoundError: There is no object after all (it was deleted meanwhile).
+
+@dataclass(frozen=True)
+class Existing:
+    """What a write found at its payload's name.
+
+    Attributes:
+        tag: What a conditional replace is made on: an ETag, or whatever
+            stands for one in the store (it is handed back to ``replace``).
+        decode: Returns the object's payload as a download would, verified;
+            raises :class:`PayloadIntegrityError` or :class:`PayloadReadLimitError`
+            when it is not a good copy.
 
     """
+
+    tag: object
+    decode: Callable[[], bytes]
+
+
+def _verified(existing: Existing | None, encoded: EncodedPayload) -> bool:
+    if existing is None:
+        return False
     try:
-        data = read()
+        data = existing.decode()
     except (PayloadIntegrityError, PayloadReadLimitError):
         return False
     return data == encoded.data
 
 
-async def holds_payload_async(read: Callable[[], Awaitable[bytes]], encoded: EncodedPayload) -> bool:
-    """Async twin of :func:`holds_payload`."""
-    try:
-        data = await read()
-    except (PayloadIntegrityError, PayloadReadLimitError):
-        return False
-    return data == encoded.data
+def store_verified(
+    encoded: EncodedPayload,
+    token: str,
+    *,
+    create: Callable[[], bool],
+    read: Callable[[], Existing | None],
+    replace: Callable[[object], bool],
+) -> str:
+    """Write a payload whose name may be taken; "already exists" counts only once verified.
+
+    Names certify content, so an object already at the name is this payload,
+    unless it was planted or damaged: it is read back and verified, and
+    replaced if it is not a good copy, on the condition that it is still the
+    object that was checked.
+
+    Args:
+        encoded: The payload to store.
+        token: Its token, for error messages.
+        create: Writes the object only if the name is free; returns whether it did.
+        read: Returns what is at the name now, or None if nothing is.
+        replace: Writes the object over the one with the given tag (None: only
+            if the name is free); returns False if that condition failed.
+
+    Returns:
+        :data:`CREATED`, :data:`FOUND` or :data:`REPLACED`.
+
+    Raises:
+        PayloadIntegrityError: Other objects kept appearing at the name.
+
+    """
+    if create():
+        return CREATED
+    for _ in range(_REPLACE_ATTEMPTS):
+        existing = read()
+        if _verified(existing, encoded):
+            return FOUND
+        if replace(None if existing is None else existing.tag):
+            return REPLACED
+    raise _replace_failed(token)
+
+
+async def store_verified_async(
+    encoded: EncodedPayload,
+    token: str,
+    *,
+    create: Callable[[], Awaitable[bool]],
+    read: Callable[[], Awaitable[Existing | None]],
+    replace: Callable[[object], Awaitable[bool]],
+) -> str:
+    """Async twin of :func:`store_verified` (the I/O is awaited; the checks are the same)."""
+    if await create():
+        return CREATED
+    for _ in range(_REPLACE_ATTEMPTS):
+        existing = await read()
+        if _verified(existing, encoded):
+            return FOUND
+        if await replace(None if existing is None else existing.tag):
+            return REPLACED
+    raise _replace_failed(token)
+
+
+def _replace_failed(token: str) -> PayloadIntegrityError:
+    return PayloadIntegrityError(
+        token, "other objects kept appearing under its name while it was written, so it could not be stored"
+    )
 
 
 # -- records: a JSON header line, then the body ---------------------------------------

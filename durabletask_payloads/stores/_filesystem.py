@@ -16,15 +16,16 @@ from typing import Any
 
 from .._codec import (
     MAX_RECORD_HEADER,
-    EncodedPayload,
+    REPLACED,
+    Existing,
     decode_record,
     encode_payload,
-    holds_payload,
     max_stored_body,
     max_stored_record,
     parse_record_header,
     record_header,
     record_info,
+    store_verified,
 )
 from .._exceptions import (
     PayloadError,
@@ -182,34 +183,32 @@ class FileSystemPayloadStore(PayloadStore):
     def upload(self, data: bytes, *, instance_id: str | None = None) -> str:
         """Store *data* as a file; an identical payload of the same instance is not written again."""
         encoded = encode_payload(data, self._options, instance_id)
-        token = format_simple_token(_SCHEME, encoded.name)
-        path = self._path(encoded.name)
+        name = encoded.name
+        token = format_simple_token(_SCHEME, name)
+        path = self._path(name)
         try:
-            with self._shard(encoded.name, "upload", create=True) as shard:
-                if self._holds(shard, token, encoded):
-                    return token
-                # Each file is a record (see _codec): one line of JSON metadata, then the body.
-                self._write_atomic(shard, encoded.name, record_header(encoded, instance_id), encoded.body)
+            with self._shard(name, "upload", create=True) as shard:
+
+                def read() -> Existing | None:
+                    try:
+                        os.stat(name, dir_fd=shard, follow_symlinks=False)
+                    except FileNotFoundError:
+                        return None
+                    return Existing(None, functools.partial(self._download_in, shard, token, name))
+
+                def replace(tag: object) -> bool:
+                    # Each file is a record (see _codec): one line of JSON metadata, then the body.
+                    self._write_atomic(shard, name, record_header(encoded, instance_id), encoded.body)
+                    return True
+
+                def create() -> bool:
+                    return read() is None and replace(None)
+
+                if store_verified(encoded, token, create=create, read=read, replace=replace) == REPLACED:
+                    _log.warning("File %s did not hold the payload its name certifies; replaced it", path)
         except OSError as exc:
             raise _failure(exc, "upload", str(path)) from exc
         return token
-
-    def _holds(self, shard: int, token: str, encoded: EncodedPayload) -> bool:
-        """Whether the payload's file is already there and verified; False (to replace it) otherwise."""
-        try:
-            found = os.stat(encoded.name, dir_fd=shard, follow_symlinks=False)
-        except FileNotFoundError:
-            return False
-        read = functools.partial(self._download_in, shard, token, encoded.name)
-        try:
-            if stat.S_ISREG(found.st_mode) and holds_payload(read, encoded):
-                return True
-        except (PayloadNotFoundError, PayloadStoreRefusedError):
-            pass  # gone since, or a link planted meanwhile: replaced like any wrong file
-        _log.warning(
-            "File %s does not hold the payload its name certifies; replacing it", self._path(encoded.name)
-        )
-        return False
 
     def _write_atomic(self, shard: int, name: str, header: bytes, body: bytes) -> None:
         temporary = f".{secrets.token_hex(8)}.tmp"
@@ -251,7 +250,10 @@ class FileSystemPayloadStore(PayloadStore):
             raise PayloadNotFoundError(token, f"no file {path}") from None
         except OSError as exc:
             if exc.errno in _LINK_ERRNOS:
-                raise _link_refused("download", path) from exc
+                # Not the file that was written: a write replaces it, a read refuses it.
+                raise PayloadIntegrityError(
+                    token, f"{path} is a symbolic link, which this store never follows"
+                ) from exc
             raise _failure(exc, "download", token) from exc
         try:
             with os.fdopen(fd, "rb") as handle:

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from .._codec import decode_payload, encode_payload, holds_payload
-from .._exceptions import PayloadIntegrityError, PayloadNotFoundError
+from .._codec import Existing, decode_payload, encode_payload, store_verified
+from .._exceptions import PayloadNotFoundError
 from .._options import LargePayloadStorageOptions
 from .._store import PayloadInfo, PayloadStore
 from .._token import format_simple_token, parse_simple_token, sha256_hex
@@ -17,8 +17,6 @@ from .._token import format_simple_token, parse_simple_token, sha256_hex
 __all__ = ["InMemoryPayloadStore"]
 
 _SCHEME = "memory"
-# Rounds of "check what is there, replace it if it is not this payload" before a write gives up.
-_REPLACE_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -82,15 +80,20 @@ class InMemoryPayloadStore(PayloadStore):
         verified to be this payload; anything else there is replaced.
         """
         encoded = encode_payload(data, self._options, instance_id)
-        token = format_simple_token(_SCHEME, encoded.name)
+        name = encoded.name
+        token = format_simple_token(_SCHEME, name)
         with self._lock:
             self._uploads += 1
-        for _ in range(_REPLACE_ATTEMPTS):
+
+        def read() -> Existing | None:
             with self._lock:
-                existing = self._objects.get(encoded.name)
-            read = functools.partial(self._decode, token, existing) if existing is not None else None
-            if read is not None and holds_payload(read, encoded):
-                return token
+                existing = self._objects.get(name)
+            if existing is None:
+                return None
+            return Existing(existing, functools.partial(self._decode, token, existing))
+
+        def replace(tag: object) -> bool:
+            # Compressed only now: a payload found already stored never pays for it.
             stored = _Stored(
                 encoded.body,
                 encoded.content_encoding,
@@ -99,12 +102,20 @@ class InMemoryPayloadStore(PayloadStore):
                 instance_id,
                 datetime.now(timezone.utc),
             )
+            # The entry object checked plays the part of an ETag.
             with self._lock:
-                # Replace only what was checked (the entry object plays the part of an ETag).
-                if self._objects.get(encoded.name) is existing:
-                    self._objects[encoded.name] = stored
-                    return token
-        raise PayloadIntegrityError(token, "another entry kept replacing the one written under its name")
+                if self._objects.get(name) is not tag:
+                    return False
+                self._objects[name] = stored
+            return True
+
+        def create() -> bool:
+            with self._lock:
+                taken = name in self._objects
+            return not taken and replace(None)
+
+        store_verified(encoded, token, create=create, read=read, replace=replace)
+        return token
 
     async def upload_async(self, data: bytes, *, instance_id: str | None = None) -> str:
         """Async twin of :meth:`upload` (runs inline: there is no I/O)."""

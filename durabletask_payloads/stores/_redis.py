@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Iterator
@@ -28,22 +29,24 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from .._codec import (
+    CREATED,
     MAX_RECORD_HEADER,
-    EncodedPayload,
+    REPLACED,
+    Existing,
     decode_record,
     encode_payload,
-    holds_payload,
     max_stored_record,
     parse_record_header,
     record_header,
     record_info,
     split_record,
+    store_verified,
+    store_verified_async,
 )
 from .._concurrency import PerLoop
 from .._exceptions import (
     InvalidPayloadTokenError,
     PayloadError,
-    PayloadIntegrityError,
     PayloadNotFoundError,
     PayloadReadLimitError,
     store_failure,
@@ -61,8 +64,6 @@ _log = logging.getLogger("durabletask_payloads.stores.redis")
 # A Redis error reply starts with an upper-case code (OOM, WRONGTYPE, NOAUTH ...); the rest may quote data.
 _ERROR_CODE_RE = re.compile(r"[A-Z][A-Z_]{1,30}\b")
 _GLOB_SPECIAL_RE = re.compile(r"([*?\[\]\\])")
-# Rounds of "check what is there, replace it if it is not this payload" before a write gives up.
-_REPLACE_ATTEMPTS = 3
 
 
 def _describe(exc: RedisError) -> str:
@@ -192,39 +193,48 @@ class RedisPayloadStore(PayloadStore):
         A payload this store has recently moved (it is in :attr:`cache`) is only
         checked with ``EXISTS``: if the key is still there, nothing is sent. A
         key that already exists counts as stored only once its value is
-        verified to be this payload; anything else there is replaced (under
-        ``WATCH``, so a concurrent change is never overwritten unseen).
+        verified to be this payload; anything else there is replaced, under
+        ``WATCH`` and only if it is still the value that was checked.
         """
         encoded = encode_payload(data, self._options, instance_id)
         key = self._options.key_prefix + encoded.name
         token = format_redis_token(key)
+        client = self._sync
+        ttl = self._options.ttl_milliseconds
+
+        def create() -> bool:
+            value = record_header(encoded, instance_id) + encoded.body
+            return bool(client.set(key, value, nx=True, px=ttl))
+
+        def read() -> Existing | None:
+            found = self._read(client, key)
+            return self._existing(found, key, token)
+
+        def replace(tag: object) -> bool:
+            if tag is None:
+                return create()
+            value = record_header(encoded, instance_id) + encoded.body
+            with client.pipeline(transaction=True) as pipe:
+                pipe.watch(key)  # type: ignore[no-untyped-call]
+                # Under WATCH a pipeline runs commands at once: is it still the value checked?
+                if pipe.getrange(key, 0, self._bound()) != tag:
+                    return False
+                pipe.multi()
+                pipe.set(key, value, px=ttl)
+                try:
+                    pipe.execute()
+                except WatchError:
+                    return False
+            return True
 
         def put() -> None:
             try:
-                if token in self.cache and self._sync.exists(key):
+                if token in self.cache and client.exists(key):
                     return
-                value = record_header(encoded, instance_id) + encoded.body
-                if self._sync.set(key, value, nx=True, px=self._options.ttl_milliseconds):
-                    self._log_write(True, encoded.size, key, len(encoded.body))
-                    return
-                for _ in range(_REPLACE_ATTEMPTS):
-                    with self._sync.pipeline(transaction=True) as pipe:
-                        pipe.watch(key)  # type: ignore[no-untyped-call]
-                        found = self._read_watched(pipe, key)
-                        if self._holds(found, key, token, encoded):
-                            self._log_write(False, encoded.size, key, len(encoded.body))
-                            return
-                        pipe.multi()
-                        pipe.set(key, value, px=self._options.ttl_milliseconds)
-                        try:
-                            pipe.execute()
-                        except WatchError:
-                            continue  # changed since it was checked: check again
-                    self._log_replaced(key)
-                    return
+                outcome = store_verified(encoded, token, create=create, read=read, replace=replace)
             except RedisError as exc:
                 raise _failure(exc, "upload", token) from exc
-            raise _replace_failed(token)
+            self._log_write(outcome, encoded.size, key, len(encoded.body))
 
         retrying(put, self._retry)
         return token
@@ -235,65 +245,73 @@ class RedisPayloadStore(PayloadStore):
         key = self._options.key_prefix + encoded.name
         token = format_redis_token(key)
         client = self._aio_client()
+        ttl = self._options.ttl_milliseconds
+
+        async def create() -> bool:
+            value = record_header(encoded, instance_id) + encoded.body
+            return bool(await client.set(key, value, nx=True, px=ttl))
+
+        async def read() -> Existing | None:
+            found = await self._read_async(client, key)
+            return self._existing(found, key, token)
+
+        async def replace(tag: object) -> bool:
+            if tag is None:
+                return await create()
+            value = record_header(encoded, instance_id) + encoded.body
+            async with client.pipeline(transaction=True) as pipe:
+                await pipe.watch(key)
+                if await pipe.getrange(key, 0, self._bound()) != tag:
+                    return False
+                pipe.multi()  # type: ignore[no-untyped-call]
+                pipe.set(key, value, px=ttl)
+                try:
+                    await pipe.execute()
+                except WatchError:
+                    return False
+            return True
 
         async def put() -> None:
             try:
                 if token in self.cache and await client.exists(key):
                     return
-                value = record_header(encoded, instance_id) + encoded.body
-                if await client.set(key, value, nx=True, px=self._options.ttl_milliseconds):
-                    self._log_write(True, encoded.size, key, len(encoded.body))
-                    return
-                for _ in range(_REPLACE_ATTEMPTS):
-                    async with client.pipeline(transaction=True) as pipe:
-                        await pipe.watch(key)
-                        found = await self._read_watched_async(pipe, key)
-                        if self._holds(found, key, token, encoded):
-                            self._log_write(False, encoded.size, key, len(encoded.body))
-                            return
-                        pipe.multi()  # type: ignore[no-untyped-call]
-                        pipe.set(key, value, px=self._options.ttl_milliseconds)
-                        try:
-                            await pipe.execute()
-                        except WatchError:
-                            continue
-                    self._log_replaced(key)
-                    return
+                outcome = await store_verified_async(
+                    encoded, token, create=create, read=read, replace=replace
+                )
             except RedisError as exc:
                 raise _failure(exc, "upload", token) from exc
-            raise _replace_failed(token)
+            self._log_write(outcome, encoded.size, key, len(encoded.body))
 
         await retrying_async(put, self._retry)
         return token
 
-    def _holds(self, found: tuple[bool, int, bytes], key: str, token: str, encoded: EncodedPayload) -> bool:
+    def _existing(self, found: tuple[bool, int, bytes], key: str, token: str) -> Existing | None:
+        # The value read (at most the read limit of it) is what a replace is conditional on.
         if not found[0]:
-            return False  # deleted or expired since the write found it: write it again
-        return holds_payload(lambda: self._decode(found, key, token), encoded)
+            return None
+        return Existing(found[2], functools.partial(self._decode, found, key, token))
 
     @staticmethod
-    def _log_write(created: object, size: int, key: str, stored: int) -> None:
-        if created:
+    def _log_write(outcome: str, size: int, key: str, stored: int) -> None:
+        if outcome == CREATED:
             _log.info("Stored %d bytes as Redis key %s (%d stored)", size, key, stored)
+        elif outcome == REPLACED:
+            _log.warning("Redis key %s did not hold the payload its name certifies; replaced it", key)
         else:
             _log.debug("Redis key %s already holds this payload", key)
 
-    @staticmethod
-    def _log_replaced(key: str) -> None:
-        _log.warning("Redis key %s did not hold the payload its name certifies; replaced it", key)
-
     # -- reading ------------------------------------------------------------------------
 
-    def _commands(self, pipe: Any, key: str) -> Any:
-        # GETRANGE sends at most one byte more than the largest record this store reads, whatever
-        # is stored (its end index is inclusive). Not a MULTI: Redis refuses MULTI when it is out
-        # of memory, and reads must go on then; the bound holds without it.
-        return pipe.strlen(key), pipe.getrange(key, 0, self._bound())
-
     def _read(self, client: Any, key: str) -> tuple[bool, int, bytes]:
-        """Return whether *key* exists, its length and (at most the read limit of) its value."""
+        """Return whether *key* exists, its length and (at most the read limit of) its value.
+
+        GETRANGE sends at most one byte more than the largest record this store
+        reads, whatever is stored. Not a MULTI: Redis refuses MULTI when it is
+        out of memory, and reads must go on then; the bound holds without it.
+        """
         with client.pipeline(transaction=False) as pipe:
-            self._commands(pipe, key)
+            pipe.strlen(key)
+            pipe.getrange(key, 0, self._bound())
             length, head = pipe.execute()
         # Nothing read: a missing key, or an empty value (which is refused as not a record).
         return bool(head) or bool(client.exists(key)), int(length), head
@@ -301,20 +319,10 @@ class RedisPayloadStore(PayloadStore):
     async def _read_async(self, client: Any, key: str) -> tuple[bool, int, bytes]:
         """Async twin of :meth:`_read`."""
         async with client.pipeline(transaction=False) as pipe:
-            self._commands(pipe, key)
+            pipe.strlen(key)
+            pipe.getrange(key, 0, self._bound())
             length, head = await pipe.execute()
         return bool(head) or bool(await client.exists(key)), int(length), head
-
-    def _read_watched(self, pipe: Any, key: str) -> tuple[bool, int, bytes]:
-        """:meth:`_read` on a pipeline under ``WATCH``, where each command runs at once."""
-        length, head = self._commands(pipe, key)
-        return bool(head) or bool(pipe.exists(key)), int(length), head
-
-    async def _read_watched_async(self, pipe: Any, key: str) -> tuple[bool, int, bytes]:
-        """Async twin of :meth:`_read_watched`."""
-        length, head = self._commands(pipe, key)
-        length, head = await length, await head
-        return bool(head) or bool(await pipe.exists(key)), int(length), head
 
     def _bound(self) -> int:
         return max_stored_record(self._options)
@@ -427,9 +435,3 @@ class RedisPayloadStore(PayloadStore):
         if client is not None:
             await client.aclose()
         self.close()
-
-
-def _replace_failed(token: str) -> PayloadIntegrityError:
-    return PayloadIntegrityError(
-        token, "another value kept replacing the one written under its key, so it could not be stored"
-    )

@@ -21,6 +21,7 @@ try:
         InvalidPathError,
         NotSupportedError,
         PermissionDeniedError,
+        PreconditionError,
         UnauthenticatedError,
         UnknownConfigurationKeyError,
     )
@@ -28,12 +29,22 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("S3PayloadStore needs the S3 extra: pip install 'durabletask-payloads[s3]'") from exc
 
-from .._codec import GZIP, IDENTITY, EncodedPayload, decode_payload, encode_payload
+from .._codec import (
+    FOUND,
+    GZIP,
+    IDENTITY,
+    REPLACED,
+    EncodedPayload,
+    Existing,
+    check_stored_size,
+    decode_payload,
+    encode_payload,
+    store_verified,
+)
 from .._exceptions import (
     InvalidPayloadTokenError,
     PayloadError,
     PayloadNotFoundError,
-    PayloadTooLargeError,
     store_failure,
 )
 from .._retry import RetryPolicy, is_transient_status, retrying
@@ -42,7 +53,7 @@ from .._token import S3_V1_PREFIX, KeyToken, format_s3_token, is_content_name, p
 from ._s3_options import S3PayloadStoreOptions
 
 if TYPE_CHECKING:
-    from obstore import Attributes, GetResult
+    from obstore import Attributes, GetResult, PutMode
     from obstore.store import ClientConfig, RetryConfig, S3Config
 
 __all__ = ["S3PayloadStore", "S3PayloadStoreOptions"]
@@ -53,8 +64,6 @@ _log = logging.getLogger("durabletask_payloads.stores.s3")
 _META_SHA256 = "payloadsha256"
 _META_SIZE = "payloadsize"
 _META_INSTANCE = "instanceid"
-# gzip of incompressible data is a little larger than the data.
-_GZIP_SLACK = 64 * 1024
 # obstore's messages quote the request URL; only the HTTP status is taken from them.
 _STATUS_RE = re.compile(r"status code: (\d{3})\b")
 # S3 answers 409 ConditionalRequestConflict while another conditional write of the key is in flight.
@@ -158,6 +167,9 @@ class S3PayloadStore(PayloadStore):
             config["region"] = options.region
         if options.endpoint_url is not None:
             config["endpoint"] = options.endpoint_url
+        # SSE settings, sent by obstore with every PUT (and, for SSE-C, every GET and HEAD).
+        for setting, value in options.encryption_config().items():
+            config[setting] = value  # type: ignore[literal-required]
         if options.access_key_id is not None and options.secret_access_key is not None:
             config["access_key_id"] = options.access_key_id
             config["secret_access_key"] = options.secret_access_key
@@ -230,7 +242,10 @@ class S3PayloadStore(PayloadStore):
         """Store *data* as an object (once per instance and content) and return its token.
 
         A payload this store has recently moved (it is in :attr:`cache`) is only
-        checked with a HEAD request: if the object is still there, nothing is sent.
+        checked with a HEAD request: if the object is still there, nothing is
+        sent. An object already at the key counts as stored only once it is
+        verified to be this payload; anything else there is replaced, on the
+        condition that it is still the object that was checked (``If-Match``).
         """
         encoded = encode_payload(data, self._options, instance_id)
         key = self._options.key_prefix + encoded.name
@@ -239,32 +254,64 @@ class S3PayloadStore(PayloadStore):
         if token in self.cache and self._exists(client, key):
             return token
         attributes = self._attributes(encoded, instance_id)
-        retrying(lambda: self._put(client, key, token, encoded, attributes), self._retry)
+        retrying(lambda: self._store(client, key, token, encoded, attributes), self._retry)
         return token
 
-    def _put(
+    def _store(
         self, client: S3Store, key: str, token: str, encoded: EncodedPayload, attributes: Attributes
     ) -> None:
+        def read() -> Existing | None:
+            try:
+                result = obstore.get(client, key)
+            except FileNotFoundError:
+                return None
+            except (BaseError, OSError) as exc:
+                raise _failure(exc, "upload", token) from exc
+            # Its body is read (within the read limit) only if it is checked.
+            return Existing(
+                result.meta["e_tag"], functools.partial(self._read_and_decode, result, token, key)
+            )
+
+        def replace(tag: object) -> bool:
+            mode: PutMode = {"e_tag": str(tag)} if tag is not None else "create"
+            return self._put(client, key, token, encoded, attributes, mode=mode)
+
+        outcome = store_verified(encoded, token, create=lambda: replace(None), read=read, replace=replace)
+        if outcome == REPLACED:
+            _log.warning("S3 object %s did not hold the payload its name certifies; replaced it", key)
+        elif outcome == FOUND:
+            _log.debug("S3 object %s already holds this payload", key)
+
+    def _put(
+        self,
+        client: S3Store,
+        key: str,
+        token: str,
+        encoded: EncodedPayload,
+        attributes: Attributes,
+        *,
+        mode: PutMode,
+    ) -> bool:
+        """Write the object if *mode*'s condition holds; False when the key is taken or changed."""
         for attempt in range(_CONFLICT_ATTEMPTS):
             try:
-                # One PUT (no multipart), so that If-None-Match applies to the whole object.
-                obstore.put(
-                    client, key, encoded.body, mode="create", attributes=attributes, use_multipart=False
-                )
-            except AlreadyExistsError as exc:
-                # 412: stored already. 409 (obstore reports it the same way): another conditional
-                # write of this key is in flight and may yet fail; ask again once it had time to end.
+                # One PUT (no multipart), so that the condition applies to the whole object.
+                obstore.put(client, key, encoded.body, mode=mode, attributes=attributes, use_multipart=False)
+            except (AlreadyExistsError, PreconditionError) as exc:
+                # 412: taken, or changed since it was checked. 409 (obstore reports it the same way):
+                # another conditional write of this key is in flight and may yet fail; ask again once
+                # it had time to end.
                 if _status(exc) == "409":
                     if attempt + 1 == _CONFLICT_ATTEMPTS:
                         raise _failure(exc, "upload", token) from exc
                     time.sleep(_CONFLICT_BACKOFF_SECONDS * 2**attempt)
                     continue
-                _log.debug("S3 object %s already holds this payload", encoded.name)
+                return False
             except (BaseError, OSError) as exc:
                 raise _failure(exc, "upload", token) from exc
-            else:
-                _log.info("Stored %d bytes as S3 object %s (%d stored)", encoded.size, key, len(encoded.body))
-            break
+            _log.info("Stored %d bytes as S3 object %s (%d stored)", encoded.size, key, len(encoded.body))
+            return True
+        raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
     def _exists(client: S3Store, key: str) -> bool:
@@ -284,40 +331,58 @@ class S3PayloadStore(PayloadStore):
 
     # -- reading ------------------------------------------------------------------------
 
-    def _check_stored_size(self, result: GetResult, token: str) -> None:
-        # The body has not been read yet: an oversized object is refused before it is.
-        size = int(result.meta["size"])
-        if size > self._options.max_stored_payload_bytes + _GZIP_SLACK:
-            raise PayloadTooLargeError(size, self._options.max_stored_payload_bytes)
+    def _fetch(self, client: S3Store, key: str, token: str) -> tuple[GetResult, bytes]:
+        """GET an object; one above the read limit is refused before its body is read."""
+        try:
+            result = obstore.get(client, key)
+            return result, self._body(result, token)
+        except (BaseError, OSError) as exc:
+            raise _failure(exc, "download", token) from exc
 
-    def _decode(self, result: GetResult, body: bytes, token: str) -> bytes:
-        attributes = result.attributes
-        sha256 = attributes.get(_META_SHA256)
-        return decode_payload(
-            body,
-            content_encoding=attributes.get("Content-Encoding"),
-            sha256=sha256 if isinstance(sha256, str) else None,
+    def _body(self, result: GetResult, token: str) -> bytes:
+        encoding = result.attributes.get("Content-Encoding")
+        check_stored_size(
+            int(result.meta["size"]),
+            content_encoding=encoding if isinstance(encoding, str) else None,
             token=token,
             options=self._options,
         )
+        return result.bytes().to_bytes()
+
+    def _read_and_decode(self, result: GetResult, token: str, key: str) -> bytes:
+        try:
+            body = self._body(result, token)
+        except (BaseError, OSError) as exc:
+            raise _failure(exc, "download", token) from exc
+        return self._decode(result, body, token, key)
+
+    def _decode(self, result: GetResult, body: bytes, token: str, key: str) -> bytes:
+        attributes = result.attributes
+        sha256 = attributes.get(_META_SHA256)
+        encoding = attributes.get("Content-Encoding")
+        instance = attributes.get(_META_INSTANCE)
+        return decode_payload(
+            body,
+            content_encoding=encoding if isinstance(encoding, str) else None,
+            sha256=sha256 if isinstance(sha256, str) else None,
+            token=token,
+            options=self._options,
+            name=key[-32:],
+            instance_id=unquote(instance) if isinstance(instance, str) else None,
+        )
 
     def download(self, token: str) -> bytes:
-        """Return the payload behind *token*."""
+        """Return the payload behind *token*, verified against its name and SHA-256.
+
+        An object above the read limit (``max_read_payload_bytes``) is refused
+        from its size, before its body is read.
+        """
         parsed = self._locate(token)
         assert parsed.bucket is not None  # S3 tokens always name one
         client = self._client(parsed.bucket)
-
-        def get() -> tuple[GetResult, bytes]:
-            try:
-                result = obstore.get(client, parsed.key)
-                self._check_stored_size(result, token)
-                return result, result.bytes().to_bytes()
-            except (BaseError, OSError) as exc:
-                raise _failure(exc, "download", token) from exc
-
-        result, body = retrying(get, self._retry)
+        result, body = retrying(lambda: self._fetch(client, parsed.key, token), self._retry)
         _log.info("Read S3 object %s/%s (%d bytes stored)", parsed.bucket, parsed.key, len(body))
-        return self._decode(result, body, token)
+        return self._decode(result, body, token, parsed.key)
 
     async def download_async(self, token: str) -> bytes:
         """Async twin of :meth:`download` (on the transfer threads, see the class docstring)."""
