@@ -13,15 +13,7 @@ try:
     import redis.asyncio
     from redis.asyncio.retry import Retry as AsyncRetry
     from redis.backoff import NoBackoff
-    from redis.exceptions import (
-        AuthenticationError,
-        AuthorizationError,
-        RedisError,
-        ResponseError,
-        WatchError,
-    )
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
+    from redis.exceptions import RedisError, WatchError
     from redis.retry import Retry
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
@@ -44,48 +36,19 @@ from .._codec import (
     store_verified_async,
 )
 from .._concurrency import PerLoop
-from .._exceptions import (
-    InvalidPayloadTokenError,
-    PayloadError,
-    PayloadNotFoundError,
-    PayloadReadLimitError,
-    store_failure,
-)
+from .._exceptions import InvalidPayloadTokenError, PayloadNotFoundError, PayloadReadLimitError
 from .._options import read_limit
 from .._retry import RetryPolicy, retrying, retrying_async
 from .._store import PayloadInfo, PayloadStore
 from .._token import REDIS_V1_PREFIX, format_redis_token, is_content_name, parse_redis_token
+from ._redis_errors import failure
 from ._redis_options import RedisPayloadStoreOptions
 
 __all__ = ["RedisPayloadStore", "RedisPayloadStoreOptions"]
 
 _log = logging.getLogger("durabletask_payloads.stores.redis")
 
-# A Redis error reply starts with an upper-case code (OOM, WRONGTYPE, NOAUTH ...); the rest may quote data.
-_ERROR_CODE_RE = re.compile(r"[A-Z][A-Z_]{1,30}\b")
 _GLOB_SPECIAL_RE = re.compile(r"([*?\[\]\\])")
-
-
-def _describe(exc: RedisError) -> str:
-    """Name the error by its type and, for a server reply, its code: never by its message."""
-    if isinstance(exc, ResponseError):
-        # A pipeline's error says which command failed first ("Command # 1 (...) of pipeline caused
-        # error: WRONGTYPE ..."): the code follows that.
-        text = str(exc)
-        if text.startswith("Command # "):
-            text = text.partition(" caused error: ")[2]
-        match = _ERROR_CODE_RE.match(text)
-        if match:
-            return f"{type(exc).__name__} {match.group(0)}"
-    return type(exc).__name__
-
-
-def _failure(exc: RedisError, operation: str, target: str) -> PayloadError:
-    # Connection failures and timeouts may pass; wrong credentials and error replies will not.
-    transient = isinstance(exc, (RedisConnectionError, RedisTimeoutError)) and not isinstance(
-        exc, (AuthenticationError, AuthorizationError)
-    )
-    return store_failure(operation, target, _describe(exc), transient=transient)
 
 
 class RedisPayloadStore(PayloadStore):
@@ -233,7 +196,7 @@ class RedisPayloadStore(PayloadStore):
                     return
                 outcome = store_verified(encoded, token, create=create, read=read, replace=replace)
             except RedisError as exc:
-                raise _failure(exc, "upload", token) from exc
+                raise failure(exc, "upload", token) from exc
             self._log_write(outcome, encoded.size, key, len(encoded.body))
 
         retrying(put, self._retry)
@@ -279,7 +242,7 @@ class RedisPayloadStore(PayloadStore):
                     encoded, token, create=create, read=read, replace=replace
                 )
             except RedisError as exc:
-                raise _failure(exc, "upload", token) from exc
+                raise failure(exc, "upload", token) from exc
             self._log_write(outcome, encoded.size, key, len(encoded.body))
 
         await retrying_async(put, self._retry)
@@ -352,7 +315,7 @@ class RedisPayloadStore(PayloadStore):
             try:
                 return self._read(self._sync, key)
             except RedisError as exc:
-                raise _failure(exc, "download", token) from exc
+                raise failure(exc, "download", token) from exc
 
         return self._decode(retrying(get, self._retry), key, token)
 
@@ -365,7 +328,7 @@ class RedisPayloadStore(PayloadStore):
             try:
                 return await self._read_async(client, key)
             except RedisError as exc:
-                raise _failure(exc, "download", token) from exc
+                raise failure(exc, "download", token) from exc
 
         return self._decode(await retrying_async(get, self._retry), key, token)
 
@@ -380,7 +343,7 @@ class RedisPayloadStore(PayloadStore):
             try:
                 return bool(self._sync.delete(key))
             except RedisError as exc:
-                raise _failure(exc, "delete", token) from exc
+                raise failure(exc, "delete", token) from exc
 
         return retrying(delete, self._retry)
 
@@ -395,7 +358,7 @@ class RedisPayloadStore(PayloadStore):
                     pipe.strlen(key)
                     start, length = pipe.execute()
             except RedisError as exc:
-                raise _failure(exc, "inspect", token) from exc
+                raise failure(exc, "inspect", token) from exc
             return start, length
 
         head, length = retrying(read_header, self._retry)
@@ -419,7 +382,7 @@ class RedisPayloadStore(PayloadStore):
                 except PayloadNotFoundError:
                     continue  # expired or deleted since the scan saw it
         except RedisError as exc:
-            raise _failure(exc, "list", prefix) from exc
+            raise failure(exc, "list", prefix) from exc
 
     def _aio_client(self) -> redis.asyncio.Redis:
         return self._aio_clients.get()

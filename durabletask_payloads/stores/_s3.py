@@ -5,51 +5,32 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import re
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import quote, unquote
 
 try:
     import obstore
-    from obstore.exceptions import (
-        AlreadyExistsError,
-        BaseError,
-        InvalidPathError,
-        NotSupportedError,
-        PermissionDeniedError,
-        PreconditionError,
-        UnauthenticatedError,
-        UnknownConfigurationKeyError,
-    )
+    from obstore.exceptions import BaseError
     from obstore.store import S3Store
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("S3PayloadStore needs the S3 extra: pip install 'durabletask-payloads[s3]'") from exc
 
-from .._codec import (
-    FOUND,
-    GZIP,
-    IDENTITY,
-    REPLACED,
-    EncodedPayload,
-    Existing,
-    check_stored_size,
-    decode_payload,
-    encode_payload,
-    store_verified,
-)
-from .._exceptions import (
-    InvalidPayloadTokenError,
-    PayloadError,
-    PayloadNotFoundError,
-    store_failure,
-)
-from .._retry import RetryPolicy, is_transient_status, retrying
+from .._codec import FOUND, REPLACED, EncodedPayload, Existing, encode_payload, store_verified
+from .._exceptions import InvalidPayloadTokenError, PayloadNotFoundError
+from .._retry import RetryPolicy, retrying
 from .._store import PayloadInfo, PayloadStore
 from .._token import S3_V1_PREFIX, KeyToken, format_s3_token, is_content_name, parse_s3_token
+from ._s3_objects import (
+    attributes,
+    decode_object,
+    describe_object,
+    failure,
+    put_object,
+    read_body,
+    refusal,
+)
 from ._s3_options import S3PayloadStoreOptions
 
 if TYPE_CHECKING:
@@ -59,48 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["S3PayloadStore", "S3PayloadStoreOptions"]
 
 _log = logging.getLogger("durabletask_payloads.stores.s3")
-
-# Object metadata (x-amz-meta-*): the payload's hash, size and instance, for checks and clean-up.
-_META_SHA256 = "payloadsha256"
-_META_SIZE = "payloadsize"
-_META_INSTANCE = "instanceid"
-# obstore's messages quote the request URL; only the HTTP status is taken from them.
-_STATUS_RE = re.compile(r"status code: (\d{3})\b")
-# S3 answers 409 ConditionalRequestConflict while another conditional write of the key is in flight.
-_CONFLICT_ATTEMPTS = 4
-_CONFLICT_BACKOFF_SECONDS = 0.05
-
-
 _T = TypeVar("_T")
-_PERMANENT = (
-    PermissionDeniedError,
-    UnauthenticatedError,
-    NotSupportedError,
-    InvalidPathError,
-    UnknownConfigurationKeyError,
-)
-
-
-def _status(exc: BaseException) -> str | None:
-    """Return the HTTP status an obstore error reports, if any (only its three digits are read)."""
-    match = _STATUS_RE.search(str(exc))
-    return match.group(1) if match else None
-
-
-def _describe(exc: BaseException) -> str:
-    """Name the error by its type and HTTP status: never by its message, which quotes URLs."""
-    status = _status(exc)
-    return type(exc).__name__ + (f" (HTTP {status})" if status else "")
-
-
-def _failure(exc: Exception, operation: str, target: str) -> PayloadError:
-    # obstore raises the built-in FileNotFoundError for a missing object.
-    if isinstance(exc, FileNotFoundError):
-        return PayloadNotFoundError(target, "no such S3 object")
-    status = _status(exc)
-    # Without an HTTP answer it was a connection failure or a timeout, unless obstore names a cause.
-    transient = is_transient_status(status) if status is not None else not isinstance(exc, _PERMANENT)
-    return store_failure(operation, target, _describe(exc), transient=transient)
 
 
 class S3PayloadStore(PayloadStore):
@@ -225,19 +165,6 @@ class S3PayloadStore(PayloadStore):
 
     # -- writing ------------------------------------------------------------------------
 
-    def _attributes(self, encoded: EncodedPayload, instance_id: str | None) -> Attributes:
-        attributes: Attributes = {
-            "Content-Type": "application/octet-stream",
-            _META_SHA256: encoded.sha256,
-            _META_SIZE: str(encoded.size),
-        }
-        if encoded.content_encoding == GZIP:
-            attributes["Content-Encoding"] = GZIP
-        if instance_id is not None:
-            # Metadata travels as HTTP headers: percent-encode to keep it ASCII.
-            attributes[_META_INSTANCE] = quote(instance_id, safe="")
-        return attributes
-
     def upload(self, data: bytes, *, instance_id: str | None = None) -> str:
         """Store *data* as an object (once per instance and content) and return its token.
 
@@ -253,12 +180,12 @@ class S3PayloadStore(PayloadStore):
         client = self._client(self._options.bucket)
         if token in self.cache and self._exists(client, key):
             return token
-        attributes = self._attributes(encoded, instance_id)
-        retrying(lambda: self._store(client, key, token, encoded, attributes), self._retry)
+        headers = attributes(encoded, instance_id)
+        retrying(lambda: self._store(client, key, token, encoded, headers), self._retry)
         return token
 
     def _store(
-        self, client: S3Store, key: str, token: str, encoded: EncodedPayload, attributes: Attributes
+        self, client: S3Store, key: str, token: str, encoded: EncodedPayload, headers: Attributes
     ) -> None:
         def read() -> Existing | None:
             try:
@@ -266,7 +193,7 @@ class S3PayloadStore(PayloadStore):
             except FileNotFoundError:
                 return None
             except (BaseError, OSError) as exc:
-                raise _failure(exc, "upload", token) from exc
+                raise failure(exc, "upload", token) from exc
             # Its body is read (within the read limit) only if it is checked.
             return Existing(
                 result.meta["e_tag"], functools.partial(self._read_and_decode, result, token, key)
@@ -274,44 +201,13 @@ class S3PayloadStore(PayloadStore):
 
         def replace(tag: object) -> bool:
             mode: PutMode = {"e_tag": str(tag)} if tag is not None else "create"
-            return self._put(client, key, token, encoded, attributes, mode=mode)
+            return put_object(client, key, token, encoded, headers, mode=mode)
 
         outcome = store_verified(encoded, token, create=lambda: replace(None), read=read, replace=replace)
         if outcome == REPLACED:
             _log.warning("S3 object %s did not hold the payload its name certifies; replaced it", key)
         elif outcome == FOUND:
             _log.debug("S3 object %s already holds this payload", key)
-
-    def _put(
-        self,
-        client: S3Store,
-        key: str,
-        token: str,
-        encoded: EncodedPayload,
-        attributes: Attributes,
-        *,
-        mode: PutMode,
-    ) -> bool:
-        """Write the object if *mode*'s condition holds; False when the key is taken or changed."""
-        for attempt in range(_CONFLICT_ATTEMPTS):
-            try:
-                # One PUT (no multipart), so that the condition applies to the whole object.
-                obstore.put(client, key, encoded.body, mode=mode, attributes=attributes, use_multipart=False)
-            except (AlreadyExistsError, PreconditionError) as exc:
-                # 412: taken, or changed since it was checked. 409 (obstore reports it the same way):
-                # another conditional write of this key is in flight and may yet fail; ask again once
-                # it had time to end.
-                if _status(exc) == "409":
-                    if attempt + 1 == _CONFLICT_ATTEMPTS:
-                        raise _failure(exc, "upload", token) from exc
-                    time.sleep(_CONFLICT_BACKOFF_SECONDS * 2**attempt)
-                    continue
-                return False
-            except (BaseError, OSError) as exc:
-                raise _failure(exc, "upload", token) from exc
-            _log.info("Stored %d bytes as S3 object %s (%d stored)", encoded.size, key, len(encoded.body))
-            return True
-        raise AssertionError("unreachable")  # pragma: no cover
 
     @staticmethod
     def _exists(client: S3Store, key: str) -> bool:
@@ -335,41 +231,20 @@ class S3PayloadStore(PayloadStore):
         """GET an object; one above the read limit is refused before its body is read."""
         try:
             result = obstore.get(client, key)
-            return result, self._body(result, token)
         except (BaseError, OSError) as exc:
-            raise _failure(exc, "download", token) from exc
-
-    def _body(self, result: GetResult, token: str) -> bytes:
-        encoding = result.attributes.get("Content-Encoding")
-        check_stored_size(
-            int(result.meta["size"]),
-            content_encoding=encoding if isinstance(encoding, str) else None,
-            token=token,
-            options=self._options,
-        )
-        return result.bytes().to_bytes()
+            raise failure(exc, "download", token) from exc
+        refused = refusal(result, token, self._options)
+        if refused is not None:
+            # Drop the response now, so its connection closes: a raised error's frames would keep it.
+            del result
+            raise refused
+        return result, read_body(result, token)
 
     def _read_and_decode(self, result: GetResult, token: str, key: str) -> bytes:
-        try:
-            body = self._body(result, token)
-        except (BaseError, OSError) as exc:
-            raise _failure(exc, "download", token) from exc
-        return self._decode(result, body, token, key)
-
-    def _decode(self, result: GetResult, body: bytes, token: str, key: str) -> bytes:
-        attributes = result.attributes
-        sha256 = attributes.get(_META_SHA256)
-        encoding = attributes.get("Content-Encoding")
-        instance = attributes.get(_META_INSTANCE)
-        return decode_payload(
-            body,
-            content_encoding=encoding if isinstance(encoding, str) else None,
-            sha256=sha256 if isinstance(sha256, str) else None,
-            token=token,
-            options=self._options,
-            name=key[-32:],
-            instance_id=unquote(instance) if isinstance(instance, str) else None,
-        )
+        refused = refusal(result, token, self._options)
+        if refused is not None:
+            raise refused
+        return decode_object(result, read_body(result, token), token, key, self._options)
 
     def download(self, token: str) -> bytes:
         """Return the payload behind *token*, verified against its name and SHA-256.
@@ -382,7 +257,7 @@ class S3PayloadStore(PayloadStore):
         client = self._client(parsed.bucket)
         result, body = retrying(lambda: self._fetch(client, parsed.key, token), self._retry)
         _log.info("Read S3 object %s/%s (%d bytes stored)", parsed.bucket, parsed.key, len(body))
-        return self._decode(result, body, token, parsed.key)
+        return decode_object(result, body, token, parsed.key, self._options)
 
     async def download_async(self, token: str) -> bytes:
         """Async twin of :meth:`download` (on the transfer threads, see the class docstring)."""
@@ -405,7 +280,7 @@ class S3PayloadStore(PayloadStore):
             except FileNotFoundError:
                 return False
             except (BaseError, OSError) as exc:
-                raise _failure(exc, "delete", token) from exc
+                raise failure(exc, "delete", token) from exc
             return True
 
         return retrying(delete, self._retry)
@@ -420,9 +295,9 @@ class S3PayloadStore(PayloadStore):
             try:
                 return obstore.get(client, parsed.key, options={"head": True})
             except (BaseError, OSError) as exc:
-                raise _failure(exc, "inspect", token) from exc
+                raise failure(exc, "inspect", token) from exc
 
-        return _info(token, retrying(head, self._retry))
+        return describe_object(token, retrying(head, self._retry))
 
     def list_payloads(self) -> Iterator[PayloadInfo]:
         """Yield every payload object (``key_prefix`` + 32 hex) in ``bucket``.
@@ -445,28 +320,10 @@ class S3PayloadStore(PayloadStore):
                     except PayloadNotFoundError:
                         continue  # deleted since it was listed
         except (BaseError, OSError) as exc:
-            raise _failure(exc, "list", self._options.bucket) from exc
+            raise failure(exc, "list", self._options.bucket) from exc
 
     def close(self) -> None:
         """Drop the clients (their connections close with them) and the transfer threads."""
         with self._clients_lock:
             self._clients.clear()
         super().close()
-
-
-def _info(token: str, result: GetResult) -> PayloadInfo:
-    attributes = result.attributes
-    size = attributes.get(_META_SIZE)
-    instance = attributes.get(_META_INSTANCE)
-    sha256 = attributes.get(_META_SHA256)
-    encoding = attributes.get("Content-Encoding")
-    return PayloadInfo(
-        token=token,
-        size=int(size) if isinstance(size, str) and size.isdigit() else None,
-        stored_size=int(result.meta["size"]),
-        content_encoding=encoding if isinstance(encoding, str) else IDENTITY,
-        sha256=sha256 if isinstance(sha256, str) else None,
-        instance_id=unquote(instance) if isinstance(instance, str) else None,
-        # S3 keeps no creation time; an object written once is never modified.
-        created=result.meta["last_modified"],
-    )

@@ -331,7 +331,7 @@ class TestOptions:
             ({"key_prefix": "a b:"}, "key_prefix 'a b:' cannot be used"),
             ({"key_prefix": "x" * 1000}, "cannot be used: it is longer than"),
             ({"ttl_seconds": 0}, "ttl_seconds must be a positive number"),
-            ({"ttl_seconds": 0.0001}, "ttl_seconds must be at least 0.001"),
+            ({"ttl_seconds": 0.0001}, "ttl_seconds must be from 0.001"),
             ({"retry_total": -1}, "retry_total must be an integer from 0 to 20"),
             ({"timeout_seconds": "5"}, "timeout_seconds must be a positive number"),
         ],

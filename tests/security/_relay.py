@@ -29,6 +29,7 @@ class Relay:
     requests: bytearray = field(default_factory=bytearray)
     lock: threading.Lock = field(default_factory=threading.Lock)
     _server: socket.socket | None = None
+    _pumps: list[threading.Thread] = field(default_factory=list)
 
     @property
     def endpoint(self) -> str:
@@ -40,6 +41,7 @@ class Relay:
         threading.Thread(target=self._accept, args=(server,), daemon=True).start()
 
     def stop(self) -> None:
+        """Stop accepting connections."""
         if self._server is not None:
             self._server.close()
             self._server = None
@@ -51,8 +53,19 @@ class Relay:
             except OSError:
                 return
             upstream = socket.create_connection(("127.0.0.1", self.target_port))
-            threading.Thread(target=self._pump, args=(client, upstream, True), daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client, False), daemon=True).start()
+            for args in ((client, upstream, True), (upstream, client, False)):
+                pump = threading.Thread(target=self._pump, args=args, daemon=True)
+                with self.lock:
+                    self._pumps.append(pump)
+                pump.start()
+
+    def wait_closed(self, timeout: float = 30) -> None:
+        """Wait until every connection relayed so far has closed (the client closed its side)."""
+        with self.lock:
+            pumps = list(self._pumps)
+        for pump in pumps:
+            pump.join(timeout)
+            assert not pump.is_alive(), "a relayed connection is still open"
 
     def _pump(self, source: socket.socket, target: socket.socket, from_client: bool) -> None:
         try:

@@ -135,11 +135,14 @@ class TestBytesReadStayBounded:
                 )
                 before = relay.sent
                 _assert_refused(store, token, 48 * MIB)
-                received = relay.sent - before
+            # The store's connections are closed with it: then the count is final.
+            relay.wait_closed()
+            received = relay.sent - before
         finally:
             relay.stop()
-        # The body is never read; what passes is what the kernel buffers before the connection closes.
-        assert received < 24 * MIB, f"{received:,} bytes reached the store"
+        # The body is never read; what passes is what the kernel buffers before the connection closes
+        # (about 2 MiB here), where main's store read all 48 MiB.
+        assert 0 < received < 16 * MIB, f"{received:,} bytes reached the store"
 
     @pytest.mark.azurite
     def test_the_blob_store_stops_after_its_first_bounded_get(self, azurite: Azurite) -> None:
@@ -158,12 +161,13 @@ class TestBytesReadStayBounded:
                 Raw("azure_blob", store, _Request(azurite)).put(token, bytes(24 * MIB), Meta())
                 before, requests_before = relay.sent, bytes(relay.requests).count(b"GET ")
                 _assert_refused(store, token, 24 * MIB)
-                received = relay.sent - before
-                gets = bytes(relay.requests).count(b"GET ") - requests_before
+            relay.wait_closed()
+            received = relay.sent - before
+            gets = bytes(relay.requests).count(b"GET ") - requests_before
         finally:
             relay.stop()
         assert gets == 1  # the first GET (at most 4 MiB) gave the size: no more chunks were fetched
-        assert received < 5 * MIB
+        assert 0 < received < 5 * MIB
 
 
 def _limits() -> dict[str, int]:
