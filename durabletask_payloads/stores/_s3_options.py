@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from .._options import RemoteStoreOptions, check_key_prefix, check_seconds
 from .._token import is_s3_bucket_name
@@ -25,6 +27,20 @@ def _check_bucket(name: str, value: object) -> str:
             f"'-', starting and ending with a letter or digit), got {value!r}"
         )
     return value
+
+
+def _key_may_go_to(endpoint_url: str) -> bool:
+    """Whether a customer key may be sent to *endpoint_url*: https, or http to this machine (tests)."""
+    parts = urlsplit(endpoint_url)
+    if parts.scheme == "https":
+        return True
+    host = parts.hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(eq=True)
@@ -78,7 +94,9 @@ class S3PayloadStoreOptions(RemoteStoreOptions):
         sse_customer_key: SSE-C: a 256-bit key of your own, base64-encoded, sent
             with every write and read (and HEAD) of every bucket this store
             reads; S3 keeps only its hash. Objects written with it cannot be
-            read without it. Not shown by ``repr()``. Excludes the two above.
+            read without it. Needs an https ``endpoint_url`` (or none: AWS),
+            or plain http to a loopback address. Not shown by ``repr()``.
+            Excludes the two above.
 
     """
 
@@ -160,6 +178,11 @@ class S3PayloadStoreOptions(RemoteStoreOptions):
                 key = b""
             if len(key) != 32:
                 raise ValueError("sse_customer_key must be a 256-bit (32-byte) key, base64-encoded")
+            if self.endpoint_url is not None and not _key_may_go_to(self.endpoint_url):
+                raise ValueError(
+                    "sse_customer_key needs an https:// endpoint_url (S3 refuses SSE-C over http, and the "
+                    "key would cross the network in clear); plain http is allowed to a loopback address only"
+                )
 
     def encryption_config(self) -> dict[str, str]:
         """Return the encryption settings as obstore's S3 configuration keys (secrets included)."""
