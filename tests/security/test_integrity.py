@@ -17,7 +17,7 @@ from durabletask_payloads import (
     PayloadIntegrityError,
     PayloadStore,
 )
-from durabletask_payloads._token import content_name, is_guid_v4_name, names_content, sha256_hex
+from durabletask_payloads._token import content_name, sha256_hex
 
 from ..conftest import make_store
 from ..helpers import orders
@@ -143,17 +143,23 @@ class TestAlreadyExistsIsVerified:
 
 class TestNames:
     def test_names_this_package_writes_are_never_guid_v4_shaped(self) -> None:
+        from durabletask_payloads._token import is_guid_v4_name, names_content
+
         names = [content_name(sha256_hex(str(i).encode()), None) for i in range(5000)]
         assert not any(is_guid_v4_name(name) for name in names)
         # About 1 in 64 plain hashes is GUID-shaped: those were changed, and still certify their content.
         assert all(names_content(name, sha256_hex(str(i).encode()), None) for i, name in enumerate(names))
 
     def test_guids_from_other_sdks_are_told_apart(self) -> None:
+        from durabletask_payloads._token import is_guid_v4_name
+
         assert all(is_guid_v4_name(uuid.uuid4().hex) for _ in range(200))
         assert not is_guid_v4_name("0123456789abcdef0123456789abcdef")
 
     def test_names_written_before_the_change_still_verify(self) -> None:
         """An older version wrote the plain hash, GUID-shaped or not: its tokens stay readable."""
+        from durabletask_payloads._token import names_content
+
         for i in range(2000):
             digest = sha256_hex(str(i).encode())
             new = content_name(digest, "i")
