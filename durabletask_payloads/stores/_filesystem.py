@@ -50,6 +50,8 @@ _log = logging.getLogger("durabletask_payloads.stores.filesystem")
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+# A FIFO planted at a payload's name would block open(); non-blocking, it opens and is refused.
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _LINK_ERRNOS = frozenset((errno.ELOOP, errno.ENOTDIR, getattr(errno, "EMLINK", errno.ELOOP)))
 
 
@@ -245,7 +247,7 @@ class FileSystemPayloadStore(PayloadStore):
         """
         path = self._path(name)
         try:
-            fd = os.open(name, os.O_RDONLY | _NOFOLLOW | _CLOEXEC, dir_fd=shard)
+            fd = os.open(name, os.O_RDONLY | _NOFOLLOW | _NONBLOCK | _CLOEXEC, dir_fd=shard)
         except FileNotFoundError:
             raise PayloadNotFoundError(token, f"no file {path}") from None
         except OSError as exc:

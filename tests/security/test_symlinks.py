@@ -105,6 +105,17 @@ class TestPayloadFiles:
         assert not os.path.lexists(path)
         assert target.read_bytes() == b"keep me"
 
+    def test_a_fifo_at_a_payloads_name_neither_blocks_nor_is_read(self, tmp_path: Path) -> None:
+        store = FileSystemPayloadStore(tmp_path / "root")
+        token = store.upload(b"the real payload", instance_id="i")
+        path = store.path_for(token)
+        path.unlink()
+        os.mkfifo(path)  # opening it for reading would wait for a writer, for ever
+        with pytest.raises(PayloadIntegrityError, match="not a regular file"):
+            store.download(token)
+        assert store.upload(b"the real payload", instance_id="i") == token
+        assert store.download(token) == b"the real payload"
+
     def test_the_root_itself_may_be_a_link(self, tmp_path: Path, outside: Path) -> None:
         """The root is the caller's choice; only what is inside it is never followed."""
         link = tmp_path / "root-link"
