@@ -29,9 +29,11 @@ __all__ = [
     "format_redis_token",
     "format_s3_token",
     "format_simple_token",
+    "is_guid_v4_name",
     "is_path_style",
     "is_s3_bucket_name",
     "key_prefix_problem",
+    "names_content",
     "parse_blob_token",
     "parse_redis_token",
     "parse_s3_token",
@@ -69,22 +71,52 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _hashed_name(payload_sha256: str, instance_id: str | None) -> str:
+    scope = b"-" if instance_id is None else b"i" + instance_id.encode("utf-8", "surrogatepass")
+    digest = hashlib.sha256(_NAME_DOMAIN + len(scope).to_bytes(8, "big") + scope + payload_sha256.encode())
+    return digest.hexdigest()[:32]
+
+
 def content_name(payload_sha256: str, instance_id: str | None) -> str:
     """Name a stored payload after its content and its instance scope.
 
     Identical payloads of one instance get one name (and so one stored object);
     the same payload written by two instances gets two, so deleting one
     instance's payloads never removes another's. The result is 32 lowercase hex
-    characters, the form .NET writes and Java requires.
+    characters, the form .NET writes and Java requires, and never has the shape
+    of a version-4 GUID (what .NET and Java write): a reader tells the names
+    this package wrote, which certify their content, from theirs, which do not.
 
     Args:
         payload_sha256: :func:`sha256_hex` of the payload bytes.
         instance_id: The orchestration or entity instance the payload belongs to.
 
     """
-    scope = b"-" if instance_id is None else b"i" + instance_id.encode("utf-8", "surrogatepass")
-    digest = hashlib.sha256(_NAME_DOMAIN + len(scope).to_bytes(8, "big") + scope + payload_sha256.encode())
-    return digest.hexdigest()[:32]
+    name = _hashed_name(payload_sha256, instance_id)
+    if is_guid_v4_name(name):
+        # 1 name in 64: change the version digit, so the name cannot pass for a random GUID.
+        name = name[:12] + "c" + name[13:]
+    return name
+
+
+def is_guid_v4_name(name: str) -> bool:
+    """Return whether *name* is 32 hex characters shaped like a version-4 GUID.
+
+    That is what .NET (``Guid.NewGuid():N``) and Java (``UUID.randomUUID()``)
+    name their blobs: version digit ``4`` (13th character), variant ``8``-``b``
+    (17th). :func:`content_name` never returns such a name.
+    """
+    return _NAME_RE.fullmatch(name) is not None and name[12] == "4" and name[16] in "89ab"
+
+
+def names_content(name: str, payload_sha256: str, instance_id: str | None) -> bool:
+    """Return whether *name* is the content name of a payload with this hash and instance.
+
+    Names written before :func:`content_name` avoided the GUID shape (the plain
+    hash, GUID-shaped or not) are accepted too.
+    """
+    hashed = _hashed_name(payload_sha256, instance_id)
+    return name == hashed or name == content_name(payload_sha256, instance_id)
 
 
 def is_content_name(name: str) -> bool:

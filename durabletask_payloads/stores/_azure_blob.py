@@ -8,29 +8,26 @@ import logging
 import threading
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 try:
     from azure.core.exceptions import (
         AzureError,
-        ResourceExistsError,
         ResourceNotFoundError,
         ServiceRequestError,
         ServiceResponseError,
     )
-    from azure.storage.blob import ContentSettings
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         "BlobPayloadStore needs the Azure extra: pip install 'durabletask-payloads[azure]'"
     ) from exc
 
-from .._codec import EncodedPayload, decode_payload, encode_payload
+from .._codec import CREATED, REPLACED, EncodedPayload, encode_payload, store_verified, store_verified_async
 from .._concurrency import PerLoop
 from .._exceptions import (
     InvalidPayloadTokenError,
     PayloadError,
     PayloadNotFoundError,
-    PayloadTooLargeError,
     store_failure,
 )
 from .._redact import install_log_redaction, register_secrets, scrub_exception
@@ -55,17 +52,21 @@ from ._azure_accounts import (
     secrets_of,
 )
 from ._azure_options import BlobAccount, BlobPayloadStoreOptions
+from ._azure_transfer import (
+    META_INSTANCE,
+    META_SHA256,
+    META_SIZE,
+    AsyncBlobWrite,
+    BlobWrite,
+    blob_kwargs,
+    check_blob_size,
+    decode_blob,
+    upload_kwargs,
+)
 
 __all__ = ["BlobAccount", "BlobPayloadStore", "BlobPayloadStoreOptions"]
 
 _log = logging.getLogger("durabletask_payloads.stores.azure_blob")
-
-# Blob metadata (ignored by other SDKs): the payload's hash, size and instance, for checks and clean-up.
-_META_SHA256 = "payloadsha256"
-_META_SIZE = "payloadsize"
-_META_INSTANCE = "instanceid"
-# gzip of incompressible data is a little larger than the data.
-_GZIP_SLACK = 64 * 1024
 
 
 def _describe(exc: BaseException) -> str:
@@ -230,17 +231,11 @@ class BlobPayloadStore(PayloadStore):
     # -- writing ------------------------------------------------------------------------
 
     def _upload_kwargs(self, encoded: EncodedPayload, instance_id: str | None) -> dict[str, Any]:
-        metadata = {_META_SHA256: encoded.sha256, _META_SIZE: str(encoded.size)}
-        if instance_id is not None:
-            metadata[_META_INSTANCE] = quote(instance_id, safe="")
-        encoding = "gzip" if encoded.content_encoding == "gzip" else None
-        return {
-            "name": encoded.name,
-            "data": encoded.body,
-            "overwrite": False,  # If-None-Match: *
-            "metadata": metadata,
-            "content_settings": ContentSettings(content_encoding=encoding),
-        }
+        return upload_kwargs(self._options, self.account_url, encoded, instance_id)
+
+    def _blob_kwargs(self) -> dict[str, Any]:
+        # The customer-provided key, when there is one: every request on a payload blob needs it.
+        return blob_kwargs(self._options, self.account_url)
 
     def _ensure_container(self) -> None:
         if self._container_ready:
@@ -262,46 +257,57 @@ class BlobPayloadStore(PayloadStore):
         """Store *data* as a blob (once per instance and content) and return its token.
 
         A payload this store has recently moved (it is in :attr:`cache`) is only
-        checked with a HEAD request: if the blob is still there, nothing is sent.
+        checked with a HEAD request: if the blob is still there, nothing is
+        sent. A blob already at the name (HTTP 409) counts as stored only once
+        it is verified to be this payload; anything else there is replaced, on
+        the condition that it is still the blob that was checked (its ETag).
         """
         encoded = encode_payload(data, self._options, instance_id)
         token = self._token(encoded.name)
         container = self._sync.get_container_client(self._options.container_name)
-        if token in self.cache and self._exists(container.get_blob_client(encoded.name).exists):
+        blob = container.get_blob_client(encoded.name)
+        if token in self.cache and self._exists(lambda: blob.get_blob_properties(**self._blob_kwargs())):
             return token
-        kwargs = self._upload_kwargs(encoded, instance_id)
+        write = BlobWrite(
+            container,
+            self._upload_kwargs(encoded, instance_id),
+            token=token,
+            options=self._options,
+            account_url=self.account_url,
+            ensure_container=self._ensure_container,
+            container_gone=self._container_gone,
+        )
 
         def put() -> None:
             try:
-                self._ensure_container()
-                try:
-                    container.upload_blob(**kwargs)
-                except ResourceNotFoundError:
-                    # The container was deleted behind our back: create it again, once.
-                    self._container_ready = False
-                    self._ensure_container()
-                    container.upload_blob(**kwargs)
-                self._log_write(encoded, created=True)
-            except ResourceExistsError:
-                self._log_write(encoded, created=False)
+                outcome = store_verified(
+                    encoded, token, create=write.create, read=write.read, replace=write.replace
+                )
             except AzureError as exc:
                 raise _failure(exc, "upload", token) from exc
+            self._log_write(encoded, outcome)
 
         retrying(put, self._retry)
         return token
+
+    def _container_gone(self) -> None:
+        self._container_ready = False
 
     @staticmethod
     def _exists(check: Any) -> bool:
         """Whether a blob exists; False when the check itself fails (the write then decides)."""
         try:
-            return bool(check())
+            check()
         except AzureError:
             return False
+        return True
 
     @staticmethod
-    def _log_write(encoded: EncodedPayload, *, created: bool) -> None:
-        if created:
+    def _log_write(encoded: EncodedPayload, outcome: str) -> None:
+        if outcome == CREATED:
             _log.info("Stored %d bytes as blob %s (%d stored)", encoded.size, encoded.name, len(encoded.body))
+        elif outcome == REPLACED:
+            _log.warning("Blob %s did not hold the payload its name certifies; replaced it", encoded.name)
         else:
             _log.debug("Blob %s already holds this payload", encoded.name)
 
@@ -314,80 +320,81 @@ class BlobPayloadStore(PayloadStore):
         container = self._aio_client().get_container_client(self._options.container_name)
         if token in self.cache:
             with contextlib.suppress(AzureError):
-                if await container.get_blob_client(encoded.name).exists():
-                    return token
-        kwargs = self._upload_kwargs(encoded, instance_id)
+                await container.get_blob_client(encoded.name).get_blob_properties(**self._blob_kwargs())
+                return token
+        write = AsyncBlobWrite(
+            container,
+            self._upload_kwargs(encoded, instance_id),
+            token=token,
+            options=self._options,
+            account_url=self.account_url,
+            ensure_container=self._ensure_container_async,
+            container_gone=self._container_gone,
+        )
 
         async def put() -> None:
             try:
-                await self._ensure_container_async()
-                try:
-                    await container.upload_blob(**kwargs)
-                except ResourceNotFoundError:
-                    self._container_ready = False
-                    await self._ensure_container_async()
-                    await container.upload_blob(**kwargs)
-                self._log_write(encoded, created=True)
-            except ResourceExistsError:
-                self._log_write(encoded, created=False)
+                outcome = await store_verified_async(
+                    encoded, token, create=write.create, read=write.read, replace=write.replace
+                )
             except AzureError as exc:
                 raise _failure(exc, "upload", token) from exc
+            self._log_write(encoded, outcome)
 
         await retrying_async(put, self._retry)
         return token
 
     # -- reading ------------------------------------------------------------------------
 
-    def _check_stored_size(self, size: int, token: str) -> None:
-        limit = self._options.max_stored_payload_bytes + _GZIP_SLACK
-        if size > limit:
-            raise PayloadTooLargeError(size, self._options.max_stored_payload_bytes)
+    def _check_stored_size(self, properties: Any, token: str) -> None:
+        check_blob_size(properties, token, self._options)
 
-    def _decode(self, properties: Any, body: bytes, token: str) -> bytes:
-        metadata = properties.metadata or {}
-        return decode_payload(
-            body,
-            content_encoding=properties.content_settings.content_encoding,
-            sha256=metadata.get(_META_SHA256),
-            token=token,
-            options=self._options,
-        )
+    def _decode(self, properties: Any, body: bytes, token: str, name: str) -> bytes:
+        return decode_blob(properties, body, token, name, self._options)
 
     def download(self, token: str) -> bytes:
-        """Return the payload behind *token* (v1 or v2)."""
+        """Return the payload behind *token* (v1 or v2), verified as far as its name allows.
+
+        A blob above the read limit (``max_read_payload_bytes``) is refused
+        after the first bounded GET, before it is read whole.
+        """
         container, name, account = self._locate(token)
+        extra = self._blob_kwargs() if account is self._own else {}
 
         def get() -> tuple[Any, bytes]:
             try:
                 # decompress=False: the SDK would otherwise inflate gzip blobs by itself.
-                stream = account.sync.get_container_client(container).download_blob(name, decompress=False)
-                self._check_stored_size(stream.properties.size, token)
+                stream = account.sync.get_container_client(container).download_blob(
+                    name, decompress=False, **extra
+                )
+                self._check_stored_size(stream.properties, token)
                 return stream.properties, stream.readall()
             except AzureError as exc:
                 raise _failure(exc, "download", token) from exc
 
         properties, body = retrying(get, self._retry)
         _log.info("Read blob %s/%s (%d bytes stored)", container, name, len(body))
-        return self._decode(properties, body, token)
+        return self._decode(properties, body, token, name)
 
     async def download_async(self, token: str) -> bytes:
         """Async twin of :meth:`download`."""
         container, name, account = self._locate(token)
         if not account.aio_native:
             return await asyncio.to_thread(self.download, token)
+        extra = self._blob_kwargs() if account is self._own else {}
 
         async def get() -> tuple[Any, bytes]:
             try:
                 client = account.aio_clients.get().get_container_client(container)
-                stream = await client.download_blob(name, decompress=False)
-                self._check_stored_size(stream.properties.size, token)
+                stream = await client.download_blob(name, decompress=False, **extra)
+                self._check_stored_size(stream.properties, token)
                 return stream.properties, await stream.readall()
             except AzureError as exc:
                 raise _failure(exc, "download", token) from exc
 
         properties, body = await retrying_async(get, self._retry)
         _log.info("Read blob %s/%s (%d bytes stored)", container, name, len(body))
-        return self._decode(properties, body, token)
+        return self._decode(properties, body, token, name)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -411,10 +418,11 @@ class BlobPayloadStore(PayloadStore):
         """Describe the blob behind *token* from its properties (no download)."""
         container, name, account = self._locate(token)
         blob = account.sync.get_container_client(container).get_blob_client(name)
+        extra = self._blob_kwargs() if account is self._own else {}
 
         def head() -> Any:
             try:
-                return blob.get_blob_properties()
+                return blob.get_blob_properties(**extra)
             except AzureError as exc:
                 raise _failure(exc, "inspect", token) from exc
 
@@ -452,14 +460,14 @@ class BlobPayloadStore(PayloadStore):
 
 def _info(token: str, properties: Any) -> PayloadInfo:
     metadata = properties.metadata or {}
-    size = metadata.get(_META_SIZE)
-    instance = metadata.get(_META_INSTANCE)
+    size = metadata.get(META_SIZE)
+    instance = metadata.get(META_INSTANCE)
     return PayloadInfo(
         token=token,
         size=int(size) if size and size.isdigit() else None,
         stored_size=int(properties.size),
         content_encoding=properties.content_settings.content_encoding or "identity",
-        sha256=metadata.get(_META_SHA256),
+        sha256=metadata.get(META_SHA256),
         instance_id=unquote(instance) if instance is not None else None,
         created=properties.creation_time,
     )

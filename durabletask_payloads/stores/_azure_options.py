@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -15,6 +17,8 @@ from .._redact import strip_url
 __all__ = ["BlobAccount", "BlobPayloadStoreOptions"]
 
 _CONTAINER_RE = re.compile(r"(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]")
+#: Encryption scope names: 3-63 of lowercase letters, digits and single dashes between them.
+_SCOPE_RE = re.compile(r"(?!-)(?!.*--)[a-z0-9-]{3,63}(?<!-)")
 
 
 def _check_container(name: str, value: object) -> str:
@@ -151,6 +155,15 @@ class BlobPayloadStoreOptions(RemoteStoreOptions):
             account is refused before any request is made. Default none.
         connection_timeout_seconds: Time allowed to connect. Default 10.
         read_timeout_seconds: Time allowed between bytes of a response. Default 60.
+        encryption_scope: Encrypt the blobs this store writes with this
+            encryption scope of the account (its key, Microsoft- or
+            customer-managed, stays in Azure). Sent on every write; reads need
+            nothing. None (the default) uses the container's or account's default.
+        customer_provided_key: Encrypt with a key of your own (CPK): a 256-bit
+            AES key, base64-encoded, sent with every write, read and
+            properties request; Azure keeps only its hash. Blobs written with it
+            cannot be read without it. Needs an https endpoint. Not shown by
+            ``repr()``. Excludes ``encryption_scope``.
 
     """
 
@@ -165,6 +178,8 @@ class BlobPayloadStoreOptions(RemoteStoreOptions):
     allowed_accounts: tuple[BlobAccount | str, ...] = ()
     connection_timeout_seconds: float = 10.0
     read_timeout_seconds: float = 60.0
+    encryption_scope: str | None = None
+    customer_provided_key: str | None = field(default=None, repr=False)
 
     def _validate(self) -> None:
         super()._validate()
@@ -189,3 +204,25 @@ class BlobPayloadStoreOptions(RemoteStoreOptions):
         if self.token_version not in ("v1", "v2"):
             raise ValueError(f"token_version must be 'v1' or 'v2', got {self.token_version!r}")
         check_seconds(self, "connection_timeout_seconds", "read_timeout_seconds")
+        self._validate_encryption()
+
+    def _validate_encryption(self) -> None:
+        scope = self.encryption_scope
+        if scope is not None and (not isinstance(scope, str) or _SCOPE_RE.fullmatch(scope) is None):
+            raise ValueError(
+                f"encryption_scope must be 3-63 lowercase letters, digits and inner dashes, got {scope!r}"
+            )
+        if self.customer_provided_key is not None:
+            # The key is a secret: it is never quoted.
+            if scope is not None:
+                raise ValueError("give encryption_scope or customer_provided_key, not both")
+            try:
+                key = base64.b64decode(self.customer_provided_key, validate=True)
+            except (binascii.Error, TypeError, ValueError):
+                key = b""
+            if len(key) != 32:
+                raise ValueError("customer_provided_key must be a 256-bit (32-byte) AES key, base64-encoded")
+            if self.account_url is not None and not self.account_url.lower().startswith("https://"):
+                raise ValueError(
+                    "customer_provided_key needs an https:// account_url (keys never go in clear)"
+                )
