@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import unquote
 
 try:
+    import azure.storage.blob  # noqa: F401 - the extra's check, before the helpers below import it
     from azure.core.exceptions import (
         AzureError,
         ResourceNotFoundError,
