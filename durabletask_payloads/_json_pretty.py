@@ -118,7 +118,7 @@ def pretty(text: str, limit: int | None = None) -> tuple[str, bool]:
         if written >= limit:
             cut, whole = _cut("".join(out), limit)
             return cut, whole and next(pieces, None) is None
-    return "".join(out), True
+    return _cut("".join(out), limit)  # fewer characters than the limit may still be more bytes
 
 
 def _cut(text: str, limit: int) -> tuple[str, bool]:
