@@ -17,7 +17,11 @@ _TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[^\s"]+')
 
 def tokens(text: str) -> list[str]:
     """Strings whole, everything else split on whitespace: what indenting must not change."""
-    return [t for m in _TOKEN.finditer(text) for t in ([m.group()] if m.group().startswith('"') else list(m.group()))]
+    return [
+        t
+        for m in _TOKEN.finditer(text)
+        for t in ([m.group()] if m.group().startswith('"') else list(m.group()))
+    ]
 
 
 def as_written(text: str) -> Any:
@@ -31,7 +35,9 @@ json_values = st.recursive(
     | st.integers(min_value=-(10**30), max_value=10**30)
     | st.floats(allow_nan=True, allow_infinity=True)
     | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5),
+    lambda children: (
+        st.lists(children, max_size=5) | st.dictionaries(st.text(max_size=8), children, max_size=5)
+    ),
     max_leaves=30,
 )
 
@@ -68,7 +74,9 @@ class TestClassify:
 
 class TestPretty:
     def test_numbers_strings_and_literals_come_out_as_written(self) -> None:
-        text = '{"big":12345678901234567891,"price":10.50,"tiny":1E-400,"r":NaN,"s":"\\u00e9\\n","e":{},"l":[]}'
+        text = (
+            '{"big":12345678901234567891,"price":10.50,"tiny":1E-400,"r":NaN,"s":"\\u00e9\\n","e":{},"l":[]}'
+        )
         shown, complete = pretty(text)
         assert complete
         assert shown == (

@@ -37,9 +37,13 @@ class TestEvents:
         assert [e["kind"] for e in timeline["events"]] == kinds
         assert [e["index"] for e in timeline["events"]] == list(range(len(kinds)))
         assert [e["event_id"] for e in timeline["events"]] == [event.eventId for event in ledger.events]
-        assert {"executionStarted", "taskScheduled", "taskCompleted", "taskFailed", "executionCompleted"} <= set(
-            kinds
-        )
+        assert {
+            "executionStarted",
+            "taskScheduled",
+            "taskCompleted",
+            "taskFailed",
+            "executionCompleted",
+        } <= set(kinds)
 
     def test_the_instance_summary(self, ledger: Ledger, timeline: dict[str, Any]) -> None:
         assert (timeline["instance_id"], timeline["name"], timeline["runtime_status"]) == (
@@ -136,7 +140,9 @@ class TestErrors:
             assert address in answer.error() and "UNAVAILABLE" in answer.error()
             assert "--secure" in answer.error()
 
-    def test_a_deleted_payload_is_reported_in_place_without_a_path(self, ledger: Ledger, tmp_path: Any) -> None:
+    def test_a_deleted_payload_is_reported_in_place_without_a_path(
+        self, ledger: Ledger, tmp_path: Any
+    ) -> None:
         """Copy the store, delete one payload from the copy: the timeline still loads."""
         import shutil
 
@@ -168,7 +174,10 @@ def test_every_string_field_of_every_event_kind_is_shown() -> None:
         body = getattr(event, oneof.name)
         body.SetInParent()
         for field in body.DESCRIPTOR.fields:
-            if field.message_type is not None and field.message_type.full_name == "google.protobuf.StringValue":
+            if (
+                field.message_type is not None
+                and field.message_type.full_name == "google.protobuf.StringValue"
+            ):
                 if field.is_repeated:
                     continue
                 getattr(body, field.name).value = f"{oneof.name}.{field.name}"
@@ -178,7 +187,9 @@ def test_every_string_field_of_every_event_kind_is_shown() -> None:
     timeline, _ = build_timeline(pb.OrchestrationState(), events, is_token=lambda _: False, inline_limit=100)
     assert len(timeline["events"]) == len(events)
     values = [v["place"] for e in timeline["events"] for v in e["values"]]
-    details = [f"history[{e['index']}] {e['kind']}.{name}" for e in timeline["events"] for name, _ in e["details"]]
+    details = [
+        f"history[{e['index']}] {e['kind']}.{name}" for e in timeline["events"] for name, _ in e["details"]
+    ]
     assert values == expected_values
     assert set(expected_details) <= set(details)
     assert all(v["text"] == v["place"].split(" ", 1)[1] for e in timeline["events"] for v in e["values"])

@@ -101,7 +101,11 @@ class TestPreviews:
         assert status == 200 and content_type.startswith("application/json")
         preview = json.loads(body)
         assert preview["text"] == '{\n  "big": 12345678901234567891,\n  "price": 10.50,\n  "ratio": NaN\n}'
-        assert (preview["format"], preview["indented"], preview["complete"]) == ("json-nonstandard", True, True)
+        assert (preview["format"], preview["indented"], preview["complete"]) == (
+            "json-nonstandard",
+            True,
+            True,
+        )
         assert (preview["bytes"], preview["token"]) == (len(raw), token)
         assert preview["stored_size"] == viewer.store.inspect(token).stored_size
 

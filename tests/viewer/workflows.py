@@ -14,8 +14,12 @@ MARKUP = '<img src=x onerror="window.__pwned=1">'
 
 
 def ledger_input(rows: int = 40) -> str:
-    lines = ", ".join(f'{{"row": {n}, "amount": 10.50, "memo": "line {n} of the ledger"}}' for n in range(rows))
-    return f'{{"price": 10.50, "big": {BIG}, "ratio": NaN, "note": "{MARKUP.replace(chr(34), chr(92) + chr(34))}", "rows": [{lines}]}}'
+    """The input as a client of another SDK writes it: not what json.dumps would write."""
+    lines = ", ".join(
+        f'{{"row": {n}, "amount": 10.50, "memo": "line {n} of the ledger"}}' for n in range(rows)
+    )
+    note = MARKUP.replace('"', '\\"')
+    return f'{{"price": 10.50, "big": {BIG}, "ratio": NaN, "note": "{note}", "rows": [{lines}]}}'
 
 
 def enrich(ctx: task.ActivityContext, value: dict[str, Any]) -> dict[str, Any]:
