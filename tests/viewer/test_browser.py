@@ -123,11 +123,11 @@ class TestTimeline:
         previews = lambda: [u for u in page.requests if "/previews/" in u]  # noqa: E731
         assert previews() == []
         page.tab.locator("#state .value-head button", has_text="Show").click()
-        page.tab.wait_for_selector("#state pre.payload-text")
-        assert f'"big": {BIG}' in page.text("#state pre.payload-text")
+        page.tab.wait_for_selector("#state .payload-text")
+        assert f'"big": {BIG}' in page.text("#state .payload-text")
         started = page.tab.locator('#timeline > li[data-kind="executionStarted"]')
         started.locator("button", has_text="Show").click()
-        started.locator("pre.payload-text").wait_for()
+        started.locator(".payload-text").wait_for()
         assert "also at state.input" in started.inner_text()
         assert len(previews()) == 1  # the same token, fetched once
 

@@ -209,6 +209,13 @@ class TestPage:
         assert '<form id="form">' in page
         assert "http://" not in page and "https://" not in page
 
+    def test_the_page_script_never_writes_markup(self, viewer: Viewer) -> None:
+        """All data goes into the page as text; the browser tests check it with a hostile payload."""
+        page = viewer.get("/")[2].decode()
+        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+            assert sink not in page
+        assert "textContent" in page
+
 
 class TestAuthentication:
     @pytest.mark.parametrize("viewer", [{"bearer_token": "s3cret"}], indirect=True)
