@@ -212,7 +212,8 @@ class TestPage:
     def test_the_page_script_never_writes_markup(self, viewer: Viewer) -> None:
         """All data goes into the page as text; the browser tests check it with a hostile payload."""
         page = viewer.get("/")[2].decode()
-        for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function"):
+        sinks = ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function")
+        for sink in sinks:
             assert sink not in page
         assert "textContent" in page
 
