@@ -189,7 +189,7 @@ def _serve(args: argparse.Namespace, store: PayloadStore, out: TextIO, err: Text
             store,
             backend=args.backend,
             secure=args.secure,
-            metadata=parse_metadata(args.metadata),
+            metadata=parse_metadata(args.metadata + ([f"taskhub={args.taskhub}"] if args.taskhub else [])),
             bearer_token=token,
             max_response_bytes=args.max_response_bytes,
             preview_bytes=args.preview_bytes,
@@ -270,12 +270,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8765, help="port to listen on (default 8765)")
     serve.add_argument("--backend", help="the Durable Task sidecar host:port, to look up instances")
     serve.add_argument("--secure", action="store_true", help="use TLS to reach the backend")
+    serve.add_argument("--taskhub", help="the task hub (sent as gRPC metadata taskhub=NAME), as for gc")
     serve.add_argument(
         "--metadata",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="gRPC metadata for the backend, e.g. taskhub=default (repeatable)",
+        help="more gRPC metadata for the backend, e.g. x-api-key=KEY (repeatable)",
     )
     serve.add_argument(
         "--cors-origin",

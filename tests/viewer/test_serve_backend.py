@@ -119,7 +119,7 @@ def test_serve_reads_an_instance_over_tls_with_metadata(ledger: Ledger, tls_back
         sys.executable, "-m", "durabletask_payloads", "serve",
         "--store", f"file:{ledger.root}", "--port", str(port),
         "--backend", tls_backend.address, "--secure",
-        "--metadata", "taskhub=orders", "--metadata", "X-Api-Key=k3y=with=equals",
+        "--taskhub", "orders", "--metadata", "X-Api-Key=k3y=with=equals",
     ]  # fmt: skip
     env = {**os.environ, "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH": str(tls_backend.ca)}
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
