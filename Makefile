@@ -1,7 +1,7 @@
 # Two commands do all set-up from a fresh clone:
 #   make demo   the example on the embedded defaults (in-memory backend, filesystem store)
 #   make test   everything the suite needs (Python packages with moto's S3 server, Azurite from npm,
-#               redis-server from apt), then lint, types and tests
+#               redis-server and headless Chromium from apt), then lint, types and tests
 # Other targets: make lint, make bench (comparisons with durabletask), make load, make clean.
 
 SHELL := /bin/bash
@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check --quiet
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint bench load clean redis-server
+.PHONY: demo test lint bench load clean redis-server chromium
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,14 @@ redis-server:
 		$$sudo apt-get update && $$sudo apt-get install -y redis-server; \
 	}
 
+# Headless Chromium from Debian's packages, for the viewer's browser tests, only when missing
+# (sudo only when not root). Playwright drives it; `playwright install` is never run.
+chromium:
+	@command -v chromium-headless-shell >/dev/null || command -v chromium >/dev/null || { \
+		sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$sudo apt-get update && $$sudo apt-get install -y chromium-headless-shell; \
+	}
+
 demo: $(VENV)/.demo-deps
 	$(PY) examples/large_payload/app.py
 
@@ -45,7 +53,7 @@ lint: $(VENV)/.test-deps
 	$(PY) -m mypy
 
 # pytest exits 5 when it collected no test; like any non-zero status, that fails the target.
-test: $(VENV)/.test-deps node_modules/.package-lock.json redis-server lint
+test: $(VENV)/.test-deps node_modules/.package-lock.json redis-server chromium lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.test-deps node_modules/.package-lock.json

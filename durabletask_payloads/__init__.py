@@ -44,7 +44,7 @@ from ._version import __version__
 from ._worker import TaskHubGrpcWorker
 from .aio import payload_interceptors as payload_interceptors_async
 from .stores import FileSystemPayloadStore, InMemoryPayloadStore, RoutingPayloadStore, by_size
-from .stores._azure_options import BlobPayloadStoreOptions
+from .stores._azure_options import BlobAccount, BlobPayloadStoreOptions
 from .stores._redis_options import RedisPayloadStoreOptions
 from .stores._s3_options import S3PayloadStoreOptions
 
@@ -55,6 +55,7 @@ if _typing.TYPE_CHECKING:
 
 __all__ = [
     "AsyncTaskHubGrpcClient",
+    "BlobAccount",
     "BlobPayloadStore",
     "BlobPayloadStoreOptions",
     "FileSystemPayloadStore",

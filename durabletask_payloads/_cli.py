@@ -82,25 +82,31 @@ def _serve(args: argparse.Namespace, store: PayloadStore, out: TextIO, err: Text
     from aiohttp import web
 
     from ._viewer import create_app
+    from ._viewer_backend import parse_metadata
 
     token = os.environ.get(VIEWER_TOKEN_ENV) or None
     try:
         app = create_app(
             store,
             backend=args.backend,
+            secure=args.secure,
+            metadata=parse_metadata(args.metadata + ([f"taskhub={args.taskhub}"] if args.taskhub else [])),
             bearer_token=token,
             max_response_bytes=args.max_response_bytes,
+            preview_bytes=args.preview_bytes,
             allowed_hosts=args.allowed_host,
+            cors_origins=args.cors_origin,
         )
     except ValueError as exc:
         err.write(f"durabletask-payloads serve: {exc}\n")
         return 2
+    backend = f"{args.backend} ({'TLS' if args.secure else 'plaintext'})" if args.backend else "none"
     err.write(
         f"serving payloads on http://{args.host}:{args.port}/ "
         f"({'bearer token required' if token else 'no authentication: keep it on a trusted host'}); "
         f"hosts served: localhost, 127.0.0.1, [::1] and the address it listens on, port {args.port}"
         + "".join(f", {host}" for host in args.allowed_host)
-        + "\n"
+        + f"; backend: {backend}; /decode for other origins: {', '.join(args.cors_origin) or 'none'}\n"
     )
     err.flush()
     try:
@@ -186,6 +192,23 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8765, help="port to listen on (default 8765)")
     serve.add_argument("--backend", help="the Durable Task sidecar host:port, to look up instances")
+    serve.add_argument("--secure", action="store_true", help="use TLS to reach the backend")
+    serve.add_argument("--taskhub", help="the task hub (sent as gRPC metadata taskhub=NAME), as for gc")
+    serve.add_argument(
+        "--metadata",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="more gRPC metadata for the backend, e.g. x-api-key=KEY (repeatable)",
+    )
+    serve.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="let pages of this exact origin (e.g. https://dashboard.example) call POST /decode; "
+        "repeatable. None by default",
+    )
     serve.add_argument(
         "--allowed-host",
         action="append",
@@ -200,6 +223,13 @@ def _parser() -> argparse.ArgumentParser:
         default=16 * 1024 * 1024,
         metavar="BYTES",
         help="refuse (413) responses above this size (default 16 MiB)",
+    )
+    serve.add_argument(
+        "--preview-bytes",
+        type=int,
+        default=64 * 1024,
+        metavar="BYTES",
+        help="how much of a payload the page shows before 'Show all' (default 64 KiB)",
     )
     return parser
 

@@ -1,8 +1,13 @@
 """How a payload becomes a stored object and back, shared by every store.
 
 Writing: check the size, hash, name by content and scope, gzip when enabled.
-Reading: inflate only when the object says it is gzip, check the hash when one
-was recorded. Stores only move the resulting bytes and metadata around.
+Reading: refuse an object above the read limit before reading it whole, inflate
+only when the object says it is gzip (never past the read limit), then verify:
+a name this package wrote is derived from the content and the instance, so the
+content must give back the name (and match the hash recorded in metadata, when
+there is one). Names written by other SDKs (version-4 GUIDs) certify nothing;
+their content is only checked against a recorded hash, if any, and must not be
+empty. Stores only move the resulting bytes and metadata around.
 
 Stores without a place for metadata of their own (files, Redis values) keep
 each payload as a *record*: one line of JSON metadata, then the stored body.
@@ -11,34 +16,47 @@ each payload as a *record*: one line of JSON metadata, then the stored body.
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
 from typing import Any
 
 from ._compression import gzip_compress, gzip_decompress
-from ._exceptions import PayloadIntegrityError, PayloadTooLargeError
-from ._options import LargePayloadStorageOptions
+from ._exceptions import PayloadIntegrityError, PayloadReadLimitError, PayloadTooLargeError
+from ._options import LargePayloadStorageOptions, read_limit
 from ._store import PayloadInfo
-from ._token import content_name, sha256_hex
+from ._token import content_name, is_content_name, is_guid_v4_name, names_content, sha256_hex
 
 __all__ = [
+    "CREATED",
+    "FOUND",
     "GZIP",
     "IDENTITY",
     "MAX_RECORD_HEADER",
+    "REPLACED",
     "EncodedPayload",
+    "Existing",
     "check_size",
+    "check_stored_size",
     "decode_payload",
     "decode_record",
     "encode_payload",
+    "max_stored_body",
+    "max_stored_record",
     "parse_record_header",
     "record_header",
     "record_info",
     "split_record",
+    "store_verified",
+    "store_verified_async",
+    "verify_payload",
 ]
 
 GZIP = "gzip"
 IDENTITY = "identity"
+# Room above the read limit for a gzip body's header, trailer and stored-block overhead.
+_GZIP_SLACK = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -87,6 +105,31 @@ def encode_payload(
     return EncodedPayload(content_name(digest, instance_id), encoding, digest, len(data), data)
 
 
+def max_stored_body(options: LargePayloadStorageOptions, content_encoding: str | None = GZIP) -> int:
+    """Return the largest stored body a store with *options* reads, in bytes.
+
+    The read limit itself for an identity body; for gzip a little more, since
+    incompressible data grows by a few bytes per 64 KiB block when deflated.
+    """
+    limit = read_limit(options)
+    if (content_encoding or IDENTITY).strip().lower() == IDENTITY:
+        return limit
+    return limit + limit // 1024 + _GZIP_SLACK
+
+
+def check_stored_size(
+    size: int, *, content_encoding: str | None, token: str, options: LargePayloadStorageOptions
+) -> None:
+    """Refuse a stored body of *size* bytes above :func:`max_stored_body`, before it is read.
+
+    Raises:
+        PayloadReadLimitError: It is larger: names the token, the size, the limit and the setting.
+
+    """
+    if size > max_stored_body(options, content_encoding):
+        raise PayloadReadLimitError(token, size, read_limit(options))
+
+
 def decode_payload(
     body: bytes,
     *,
@@ -94,6 +137,9 @@ def decode_payload(
     sha256: str | None,
     token: str,
     options: LargePayloadStorageOptions,
+    name: str,
+    instance_id: str | None,
+    foreign_names: bool = False,
 ) -> bytes:
     """Turn a stored body back into the payload and verify it.
 
@@ -104,22 +150,168 @@ def decode_payload(
             compression setting is.
         sha256: The payload hash recorded at write time, if any.
         token: The token being resolved, for error messages.
-        options: Gives the size limit for inflated output.
+        options: Gives the read limit (``max_read_payload_bytes``).
+        name: The stored object's name (the blob name, the key's last 32 characters).
+        instance_id: The instance recorded with the object, if any (its name was derived from it).
+        foreign_names: Whether other SDKs write where this store reads (Azure Blob):
+            then a version-4 GUID name is theirs and certifies nothing.
 
     Raises:
-        PayloadIntegrityError: Unknown encoding, bad gzip, or a hash mismatch.
+        PayloadReadLimitError: The body, or what it inflates to, is above the read limit.
+        PayloadIntegrityError: Unknown encoding, bad gzip, a hash that does not match, or
+            content that does not give back its name.
 
     """
+    check_stored_size(len(body), content_encoding=content_encoding, token=token, options=options)
     encoding = (content_encoding or IDENTITY).strip().lower()
     if encoding == GZIP:
-        data = gzip_decompress(body, max_size=options.max_stored_payload_bytes, token=token)
+        data = gzip_decompress(body, max_size=read_limit(options), token=token)
     elif encoding == IDENTITY:
         data = body
     else:
         raise PayloadIntegrityError(token, f"unsupported Content-Encoding {content_encoding!r}")
-    if sha256 is not None and sha256_hex(data) != sha256.lower():
-        raise PayloadIntegrityError(token, "its SHA-256 does not match the one recorded when it was written")
+    verify_payload(
+        data, sha256=sha256, token=token, name=name, instance_id=instance_id, foreign_names=foreign_names
+    )
     return data
+
+
+def verify_payload(
+    data: bytes,
+    *,
+    sha256: str | None,
+    token: str,
+    name: str,
+    instance_id: str | None,
+    foreign_names: bool = False,
+) -> None:
+    """Check a payload read back against its name and its recorded hash (see :func:`decode_payload`).
+
+    Raises:
+        PayloadIntegrityError: It does not match.
+
+    """
+    own_name = is_content_name(name) and not (foreign_names and is_guid_v4_name(name))
+    if sha256 is None and not own_name:
+        # Written by another SDK, which records no hash: nothing to check but that there is something.
+        if not data:
+            raise PayloadIntegrityError(
+                token, "the stored object is empty, and no writer stores an empty payload"
+            )
+        return
+    digest = sha256_hex(data)
+    if sha256 is not None and digest != sha256.lower():
+        raise PayloadIntegrityError(token, "its SHA-256 does not match the one recorded when it was written")
+    if own_name and not names_content(name, digest, instance_id):
+        # The name is a hash of the content and the instance: no other content can give it back,
+        # whatever metadata comes with it.
+        raise PayloadIntegrityError(
+            token, f"its content does not match its name {name}, which was derived from the content written"
+        )
+
+
+# -- writing over what is already there -------------------------------------------------
+
+#: What :func:`store_verified` did: wrote the object, found it already there, or replaced another.
+CREATED = "created"
+FOUND = "found"
+REPLACED = "replaced"
+# Rounds of "check what is there, replace it if it is not this payload" before a write gives up.
+_REPLACE_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Existing:
+    """What a write found at its payload's name.
+
+    Attributes:
+        tag: What a conditional replace is made on: an ETag, or whatever
+            stands for one in the store (it is handed back to ``replace``).
+        decode: Returns the object's payload as a download would, verified;
+            raises :class:`PayloadIntegrityError` or :class:`PayloadReadLimitError`
+            when it is not a good copy.
+
+    """
+
+    tag: object
+    decode: Callable[[], bytes]
+
+
+def _verified(existing: Existing | None, encoded: EncodedPayload) -> bool:
+    if existing is None:
+        return False
+    try:
+        data = existing.decode()
+    except (PayloadIntegrityError, PayloadReadLimitError):
+        return False
+    return data == encoded.data
+
+
+def store_verified(
+    encoded: EncodedPayload,
+    token: str,
+    *,
+    create: Callable[[], bool],
+    read: Callable[[], Existing | None],
+    replace: Callable[[object], bool],
+) -> str:
+    """Write a payload whose name may be taken; "already exists" counts only once verified.
+
+    Names certify content, so an object already at the name is this payload,
+    unless it was planted or damaged: it is read back and verified, and
+    replaced if it is not a good copy, on the condition that it is still the
+    object that was checked.
+
+    Args:
+        encoded: The payload to store.
+        token: Its token, for error messages.
+        create: Writes the object only if the name is free; returns whether it did.
+        read: Returns what is at the name now, or None if nothing is.
+        replace: Writes the object over the one with the given tag (None: only
+            if the name is free); returns False if that condition failed.
+
+    Returns:
+        :data:`CREATED`, :data:`FOUND` or :data:`REPLACED`.
+
+    Raises:
+        PayloadIntegrityError: Other objects kept appearing at the name.
+
+    """
+    if create():
+        return CREATED
+    for _ in range(_REPLACE_ATTEMPTS):
+        existing = read()
+        if _verified(existing, encoded):
+            return FOUND
+        if replace(None if existing is None else existing.tag):
+            return REPLACED
+    raise _replace_failed(token)
+
+
+async def store_verified_async(
+    encoded: EncodedPayload,
+    token: str,
+    *,
+    create: Callable[[], Awaitable[bool]],
+    read: Callable[[], Awaitable[Existing | None]],
+    replace: Callable[[object], Awaitable[bool]],
+) -> str:
+    """Async twin of :func:`store_verified` (the I/O is awaited; the checks are the same)."""
+    if await create():
+        return CREATED
+    for _ in range(_REPLACE_ATTEMPTS):
+        existing = await read()
+        if _verified(existing, encoded):
+            return FOUND
+        if await replace(None if existing is None else existing.tag):
+            return REPLACED
+    raise _replace_failed(token)
+
+
+def _replace_failed(token: str) -> PayloadIntegrityError:
+    return PayloadIntegrityError(
+        token, "other objects kept appearing under its name while it was written, so it could not be stored"
+    )
 
 
 # -- records: a JSON header line, then the body ---------------------------------------
@@ -183,16 +375,23 @@ def split_record(record: bytes, *, token: str, where: str) -> tuple[dict[str, An
 
 
 def decode_record(
-    header: dict[str, Any], body: bytes, *, token: str, options: LargePayloadStorageOptions
+    header: dict[str, Any], body: bytes, *, token: str, name: str, options: LargePayloadStorageOptions
 ) -> bytes:
-    """Turn a record's body back into the payload, as its header describes it."""
+    """Turn a record's body back into the payload, as its header describes it, and verify it."""
     return decode_payload(
         body,
         content_encoding=str(header.get("content_encoding") or IDENTITY),
         sha256=_opt_str(header.get("sha256")),
         token=token,
         options=options,
+        name=name,
+        instance_id=_opt_str(header.get("instance_id")),
     )
+
+
+def max_stored_record(options: LargePayloadStorageOptions) -> int:
+    """Return the largest record (header line and body) a store with *options* reads."""
+    return MAX_RECORD_HEADER + max_stored_body(options)
 
 
 def record_info(token: str, header: dict[str, Any], stored_size: int) -> PayloadInfo:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import zlib
 from types import ModuleType
 
-from ._exceptions import PayloadIntegrityError
+from ._exceptions import PayloadIntegrityError, PayloadReadLimitError
 
 __all__ = ["BACKEND", "GZIP_MAGIC", "LEVEL", "gzip_compress", "gzip_decompress"]
 
@@ -37,6 +37,9 @@ GZIP_MAGIC = b"\x1f\x8b"
 _GZIP_WBITS = 31  # 16 + 15: gzip header and trailer, 32 KiB window
 #: The compression level used with that implementation.
 LEVEL = 1
+#: Input given to the inflater of a gzip member after the first, at first; doubled while it needs more.
+_FIRST_FEED = 64
+_MAX_FEED = 1024 * 1024
 
 
 def gzip_compress(data: bytes) -> bytes:
@@ -48,31 +51,49 @@ def gzip_compress(data: bytes) -> bytes:
 def gzip_decompress(data: bytes, *, max_size: int, token: str) -> bytes:
     """Inflate a gzip body written by any SDK, refusing more than *max_size* bytes of output.
 
+    A body may hold any number of gzip members (RFC 1952 readers concatenate
+    them); the work is linear in the body's size whatever their number. Output
+    stops one byte past *max_size*, so a bomb never inflates further.
+
     Raises:
-        PayloadIntegrityError: The body is not valid gzip, is truncated, or
-            inflates beyond *max_size* bytes.
+        PayloadReadLimitError: The body inflates to more than *max_size* bytes.
+        PayloadIntegrityError: The body is empty, is not valid gzip, or is truncated.
 
     """
+    view = memoryview(data)
+    total = len(view)
+    if not total:
+        raise PayloadIntegrityError(token, "the gzip body is empty")
     parts: list[bytes] = []
     produced = 0
-    pending = data
+    position = 0
+    # The first member (usually the only one) gets the whole body in one call. Later members get
+    # small, doubling slices: an inflater copies what follows its member into unused_data, so
+    # handing each member all the rest would copy the body once per member (quadratic).
+    feed = total
     try:
-        # A body may hold several gzip members; RFC 1952 readers concatenate them.
-        while pending:
+        while position < total:
             inflater = _engine.decompressobj(_GZIP_WBITS)
-            part = inflater.decompress(pending, max_size + 1 - produced)
-            produced += len(part)
-            if produced > max_size or inflater.unconsumed_tail:
-                raise PayloadIntegrityError(
-                    token, f"it inflates to more than the {max_size:,}-byte limit (max_stored_payload_bytes)"
-                )
-            if not inflater.eof:
-                raise PayloadIntegrityError(token, "the gzip body is truncated")
-            parts.append(part)
-            pending = inflater.unused_data
+            while True:
+                end = min(position + feed, total)
+                part = inflater.decompress(view[position:end], max_size + 1 - produced)
+                produced += len(part)
+                if produced > max_size or inflater.unconsumed_tail:
+                    raise PayloadReadLimitError(token, produced, max_size)
+                if part:
+                    parts.append(part)
+                if inflater.eof:
+                    # Only the length of unused_data is used: the next member is read from the view.
+                    position = end - len(inflater.unused_data)
+                    break
+                if end == total:
+                    raise PayloadIntegrityError(token, "the gzip body is truncated")
+                position = end
+                feed = min(feed * 2, _MAX_FEED)
+            feed = _FIRST_FEED
     except _engine.error as exc:
         raise PayloadIntegrityError(token, f"the body is not valid gzip ({exc})") from exc
-    if not parts:
-        raise PayloadIntegrityError(token, "the gzip body is empty")
     # One member (the usual case): hand back the inflated bytes without another copy.
-    return parts[0] if len(parts) == 1 else b"".join(parts)
+    if len(parts) == 1:
+        return parts[0]
+    return b"".join(parts)

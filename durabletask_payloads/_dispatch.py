@@ -199,25 +199,45 @@ class WorkItemDispatcher:
 
 
 class WorkItemStream:
-    """What the worker iterates instead of the ``GetWorkItems`` call; everything else is the call's."""
+    """What the worker iterates instead of the ``GetWorkItems`` call; everything else is the call's.
+
+    While no item is held for downloads, the worker's own thread reads the call
+    (no hand-off between threads, so a payload-free item costs what it costs
+    without this package). Once an item is held, a reader thread of its own
+    takes the call over, so that the stream keeps being read and the held item
+    can be handed on as soon as it is ready; it hands the call back when
+    nothing is held any more.
+    """
 
     def __init__(self, dispatcher: WorkItemDispatcher, call: Any) -> None:
         self._dispatcher = dispatcher
         self._call = call
+        self._items = iter(call)
         self._outlet: queue.Queue[Any] = queue.Queue()
+        self._lock = threading.Lock()
+        self._reading = False  # the reader thread holds the call
         dispatcher._attach(self._outlet)
-        self._reader = threading.Thread(target=self._read, name="durabletask-payloads-stream", daemon=True)
-        self._reader.start()
+
+    def _read_one(self) -> bool:
+        """Read one item from the call and take it; False once the call has ended."""
+        try:
+            item = next(self._items)
+        except BaseException as exc:  # noqa: BLE001 - handed to the worker's reader, as gRPC raised it
+            self._dispatcher._detach(self._outlet, salvage=False)
+            self._outlet.put(End(None if isinstance(exc, StopIteration) else exc))
+            return False
+        self._dispatcher.take(item)
+        return True
 
     def _read(self) -> None:
-        end: BaseException | None = None
         try:
-            for item in self._call:
-                self._dispatcher.take(item)
-        except BaseException as exc:  # noqa: BLE001 - handed to the worker's reader, as gRPC raised it
-            end = exc
-        self._dispatcher._detach(self._outlet, salvage=False)
-        self._outlet.put(End(end))
+            while self._read_one():
+                with self._lock:
+                    if not self._dispatcher.held:
+                        return  # nothing held: the worker's thread reads the call again
+        finally:
+            with self._lock:
+                self._reading = False
 
     def __iter__(self) -> WorkItemStream:
         return self
@@ -225,11 +245,26 @@ class WorkItemStream:
     def __next__(self) -> pb.WorkItem:
         while True:
             try:
-                entry = self._outlet.get(timeout=HEALTH_PING_SECONDS)
+                entry = self._outlet.get_nowait()
             except queue.Empty:
-                if self._dispatcher.held:
-                    return health_ping()  # items are held for downloads: the stream is alive
-                continue
+                entry = None
+            if entry is None:
+                with self._lock:
+                    direct = not self._reading and not self._dispatcher.held
+                    if not direct and not self._reading:
+                        self._reading = True
+                        threading.Thread(
+                            target=self._read, name="durabletask-payloads-stream", daemon=True
+                        ).start()
+                if direct:
+                    self._read_one()  # on the worker's thread; the item (or the end) is in the outlet
+                    continue
+                try:
+                    entry = self._outlet.get(timeout=HEALTH_PING_SECONDS)
+                except queue.Empty:
+                    if self._dispatcher.held:
+                        return health_ping()  # items are held for downloads: the stream is alive
+                    continue
             if isinstance(entry, End):
                 self._outlet.put(entry)  # stay ended for any later call
                 if entry.error is None:

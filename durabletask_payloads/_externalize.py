@@ -16,6 +16,7 @@ from __future__ import annotations
 from google.protobuf import wrappers_pb2
 from google.protobuf.message import Message
 
+from . import _telemetry
 from ._codec import check_size
 from ._compression import GZIP_MAGIC
 from ._exceptions import PayloadIntegrityError
@@ -159,7 +160,8 @@ def externalize_payloads(message: Message, store: PayloadStore, *, instance_id: 
     groups = _prepare_upload(message, store, instance_id)
     if not groups:
         return 0
-    return _apply_tokens(groups, store.upload_many(list(groups), instance_id=instance_id))
+    with _telemetry.batch("externalize", store, message, len(groups), instance_id=instance_id):
+        return _apply_tokens(groups, store.upload_many(list(groups), instance_id=instance_id))
 
 
 async def externalize_payloads_async(
@@ -169,7 +171,8 @@ async def externalize_payloads_async(
     groups = _prepare_upload(message, store, instance_id)
     if not groups:
         return 0
-    return _apply_tokens(groups, await store.upload_many_async(list(groups), instance_id=instance_id))
+    with _telemetry.batch("externalize", store, message, len(groups), instance_id=instance_id):
+        return _apply_tokens(groups, await store.upload_many_async(list(groups), instance_id=instance_id))
 
 
 def deexternalize_payloads(message: Message, store: PayloadStore) -> int:
@@ -198,7 +201,8 @@ def deexternalize_payloads(message: Message, store: PayloadStore) -> int:
     groups = _prepare_download(message, store)
     if not groups:
         return 0
-    return _apply_payloads(groups, store.download_many(list(groups)))
+    with _telemetry.batch("resolve", store, message, len(groups)):
+        return _apply_payloads(groups, store.download_many(list(groups)))
 
 
 async def deexternalize_payloads_async(message: Message, store: PayloadStore) -> int:
@@ -206,7 +210,8 @@ async def deexternalize_payloads_async(message: Message, store: PayloadStore) ->
     groups = _prepare_download(message, store)
     if not groups:
         return 0
-    return _apply_payloads(groups, await store.download_many_async(list(groups)))
+    with _telemetry.batch("resolve", store, message, len(groups)):
+        return _apply_payloads(groups, await store.download_many_async(list(groups)))
 
 
 def payload_tokens(message: Message, store: PayloadStore) -> list[str]:

@@ -12,6 +12,7 @@ from typing import Any
 import grpc
 from google.protobuf.message import Message
 
+from ._adapt import as_store
 from ._dispatch import WorkItemDispatcher
 from ._externalize import deexternalize_payloads, externalize_payloads
 from ._hooks import WORK_ITEMS, Hooks, method_name
@@ -83,6 +84,8 @@ class PayloadInterceptor(
     """
 
     def __init__(self, store: PayloadStore) -> None:
+        self._given = store
+        store = as_store(store)
         self._store = store
         self._hooks = Hooks()
         workers = getattr(store.options, "max_concurrency", None)
@@ -92,8 +95,8 @@ class PayloadInterceptor(
 
     @property
     def store(self) -> PayloadStore:
-        """The payload store this interceptor uses."""
-        return self._store
+        """The payload store this interceptor uses (as it was given)."""
+        return self._given
 
     def close(self) -> None:
         """Stop waiting out store outages for held work items (the worker is stopping)."""

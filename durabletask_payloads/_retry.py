@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from . import _telemetry
 from ._exceptions import PayloadStoreUnavailableError
 from ._options import RemoteStoreOptions
 
@@ -101,6 +102,7 @@ def _next_wait(exc: PayloadStoreUnavailableError, attempt: int, started: float, 
             raise exc
         raise _give_up(exc, attempt + 1, elapsed) from exc
     _log.info("Retry %d of %d in %.2f s: %s", attempt + 1, policy.retries, wait, exc.detail)
+    _telemetry.retried(exc)
     return wait
 
 

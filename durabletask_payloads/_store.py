@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import contextvars
 import functools
 import threading
 from collections.abc import Iterator, Sequence
@@ -23,6 +24,7 @@ from types import TracebackType
 from durabletask.payload import store as _upstream
 from typing_extensions import Self
 
+from . import _telemetry
 from ._cache import PayloadCache
 from ._concurrency import gather_bounded, run_bounded
 from ._exceptions import UnsupportedOperationError
@@ -34,6 +36,16 @@ __all__ = ["PayloadInfo", "PayloadStore"]
 # our __init__, so these cannot be made there).
 _lazy_lock = threading.Lock()
 _DEFAULTS = LargePayloadStorageOptions()
+# The single-value methods every subclass's definitions are traced as (see __init_subclass__).
+_TRANSFERS = {
+    "upload": "upload",
+    "upload_async": "upload",
+    "download": "download",
+    "download_async": "download",
+    "inspect": "head",
+    "delete": "delete",
+    "delete_async": "delete",
+}
 
 
 @dataclass(frozen=True)
@@ -69,7 +81,19 @@ class PayloadStore(_upstream.PayloadStore):
     built-in ``payload_store=`` support. Stores are thread-safe and can be used
     from sync and async code at once. Use them as context managers, or call
     :meth:`close` / :meth:`aclose`, to release connections.
+
+    With OpenTelemetry configured, each call of a subclass's ``upload``,
+    ``download``, ``inspect`` or ``delete`` (and of their async twins) is a span
+    and is counted (docs/observability.md); a subclass does nothing for that.
     """
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        # Tracing here, once, rather than in each store: custom stores get it too.
+        for name, operation in _TRANSFERS.items():
+            method = cls.__dict__.get(name)
+            if callable(method) and not getattr(method, "__isabstractmethod__", False):
+                setattr(cls, name, _telemetry.traced(operation, method))
 
     @property
     @abc.abstractmethod
@@ -176,8 +200,12 @@ class PayloadStore(_upstream.PayloadStore):
         already stored stay (content-addressed names make that harmless, and
         clean-up finds them). Stored payloads are remembered in :attr:`cache`.
         """
+        # Each call runs in a copy of this context, so that its span is a child of the batch's.
         tokens = run_bounded(
-            [functools.partial(self.upload, data, instance_id=instance_id) for data in payloads],
+            [
+                functools.partial(contextvars.copy_context().run, self.upload, data, instance_id=instance_id)
+                for data in payloads
+            ],
             self._executor(),
         )
         for token, data in zip(tokens, payloads, strict=True):
@@ -204,7 +232,8 @@ class PayloadStore(_upstream.PayloadStore):
         """
         results, missing = self._from_cache(tokens)
         fetched = run_bounded(
-            [functools.partial(self.download, tokens[i]) for i in missing], self._executor()
+            [functools.partial(contextvars.copy_context().run, self.download, tokens[i]) for i in missing],
+            self._executor(),
         )
         return self._fill(tokens, results, missing, fetched)
 
@@ -219,7 +248,10 @@ class PayloadStore(_upstream.PayloadStore):
 
     def _from_cache(self, tokens: Sequence[str]) -> tuple[list[bytes | None], list[int]]:
         results = [self.cache.get(token) for token in tokens]
-        return results, [i for i, data in enumerate(results) if data is None]
+        missing = [i for i, data in enumerate(results) if data is None]
+        hit_bytes = sum(len(data) for data in results if data is not None)
+        _telemetry.cache_lookup(self, len(tokens) - len(missing), len(missing), hit_bytes)
+        return results, missing
 
     def _fill(
         self, tokens: Sequence[str], results: list[bytes | None], missing: list[int], fetched: list[bytes]

@@ -12,21 +12,28 @@ import hashlib
 import ipaddress
 import re
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
+from ._blob_addressing import EMULATOR_PORTS, account_endpoint, endpoint_origin, is_path_style
 from ._exceptions import InvalidPayloadTokenError
+from ._redact import redact
 
 __all__ = [
+    "EMULATOR_PORTS",
     "BlobToken",
     "KeyToken",
+    "account_endpoint",
     "content_name",
     "format_blob_token_v1",
     "format_blob_token_v2",
     "format_redis_token",
     "format_s3_token",
     "format_simple_token",
+    "is_guid_v4_name",
+    "is_path_style",
     "is_s3_bucket_name",
     "key_prefix_problem",
+    "names_content",
     "parse_blob_token",
     "parse_redis_token",
     "parse_s3_token",
@@ -64,22 +71,52 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def _hashed_name(payload_sha256: str, instance_id: str | None) -> str:
+    scope = b"-" if instance_id is None else b"i" + instance_id.encode("utf-8", "surrogatepass")
+    digest = hashlib.sha256(_NAME_DOMAIN + len(scope).to_bytes(8, "big") + scope + payload_sha256.encode())
+    return digest.hexdigest()[:32]
+
+
 def content_name(payload_sha256: str, instance_id: str | None) -> str:
     """Name a stored payload after its content and its instance scope.
 
     Identical payloads of one instance get one name (and so one stored object);
     the same payload written by two instances gets two, so deleting one
     instance's payloads never removes another's. The result is 32 lowercase hex
-    characters, the form .NET writes and Java requires.
+    characters, the form .NET writes and Java requires, and never has the shape
+    of a version-4 GUID (what .NET and Java write): a reader tells the names
+    this package wrote, which certify their content, from theirs, which do not.
 
     Args:
         payload_sha256: :func:`sha256_hex` of the payload bytes.
         instance_id: The orchestration or entity instance the payload belongs to.
 
     """
-    scope = b"-" if instance_id is None else b"i" + instance_id.encode("utf-8", "surrogatepass")
-    digest = hashlib.sha256(_NAME_DOMAIN + len(scope).to_bytes(8, "big") + scope + payload_sha256.encode())
-    return digest.hexdigest()[:32]
+    name = _hashed_name(payload_sha256, instance_id)
+    if is_guid_v4_name(name):
+        # 1 name in 64: change the version digit, so the name cannot pass for a random GUID.
+        name = name[:12] + "c" + name[13:]
+    return name
+
+
+def is_guid_v4_name(name: str) -> bool:
+    """Return whether *name* is 32 hex characters shaped like a version-4 GUID.
+
+    That is what .NET (``Guid.NewGuid():N``) and Java (``UUID.randomUUID()``)
+    name their blobs: version digit ``4`` (13th character), variant ``8``-``b``
+    (17th). :func:`content_name` never returns such a name.
+    """
+    return _NAME_RE.fullmatch(name) is not None and name[12] == "4" and name[16] in "89ab"
+
+
+def names_content(name: str, payload_sha256: str, instance_id: str | None) -> bool:
+    """Return whether *name* is the content name of a payload with this hash and instance.
+
+    Names written before :func:`content_name` avoided the GUID shape (the plain
+    hash, GUID-shaped or not) are accepted too.
+    """
+    hashed = _hashed_name(payload_sha256, instance_id)
+    return name == hashed or name == content_name(payload_sha256, instance_id)
 
 
 def is_content_name(name: str) -> bool:
@@ -118,8 +155,9 @@ class BlobToken:
         version: 1 for ``blob:v1:<container>:<name>``, 2 for ``blob:v2:<blob URL>``.
         container: The container name.
         blob_name: The blob name (path within the container).
-        account_url: For v2 tokens, the account endpoint named by the URL
-            (for Azurite's path-style URLs, including the account segment).
+        account_url: For v2 tokens, the account endpoint named by the URL, as
+            :func:`account_endpoint` writes it (for path-style URLs, including
+            the account segment).
 
     """
 
@@ -135,8 +173,16 @@ def format_blob_token_v1(container: str, blob_name: str) -> str:
 
 
 def format_blob_token_v2(account_url: str, container: str, blob_name: str) -> str:
-    """Write ``blob:v2:<account_url>/<container>/<blob_name>``."""
-    return f"{BLOB_V2_PREFIX}{account_url.rstrip('/')}/{container}/{blob_name}"
+    """Write ``blob:v2:<account_url>/<container>/<blob_name>``: the blob's URL, never with a query.
+
+    *account_url* is reduced to its account endpoint (:func:`account_endpoint`):
+    whatever query (a SAS) it carried stays out of the token.
+
+    Raises:
+        ValueError: *account_url* is not an account endpoint.
+
+    """
+    return f"{BLOB_V2_PREFIX}{account_endpoint(account_url)}/{container}/{quote(blob_name, safe='/')}"
 
 
 def _check_container(token: str, container: str) -> None:
@@ -158,32 +204,23 @@ def _check_blob_name(token: str, name: str) -> None:
         raise InvalidPayloadTokenError(token, "the blob name has an empty, '.' or '..' path segment")
 
 
-def _is_path_style_host(host: str) -> bool:
-    # Azurite and other emulators put the account in the path; so does the Azure SDK
-    # for IP addresses and localhost.
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
 def parse_blob_token(value: str) -> BlobToken:
     """Parse a ``blob:v1:`` or ``blob:v2:`` token as the .NET and Java SDKs write them.
 
     The prefix is case-sensitive. A v1 token splits at the first ``:`` after the
     prefix into container and blob name. A v2 token is an ``http(s)`` blob URL
-    without query or fragment (no SAS), naming a container and a blob.
+    without query or fragment (no SAS), naming a container and a blob, with the
+    account in the path or in the host as ``BlobUriBuilder`` decides
+    (:func:`is_path_style`).
 
     Raises:
         InvalidPayloadTokenError: *value* is not a well-formed blob token, or its
-            blob name could address something outside its container.
+            blob name could address something outside its container. A
+            credential in the refused text is masked in the error.
 
     """
     if len(value) > _MAX_TOKEN:
-        raise InvalidPayloadTokenError(value, f"a token is at most {_MAX_TOKEN:,} characters")
+        raise InvalidPayloadTokenError(redact(value), f"a token is at most {_MAX_TOKEN:,} characters")
     if value.startswith(BLOB_V1_PREFIX):
         container, sep, name = value[len(BLOB_V1_PREFIX) :].partition(":")
         if not sep or not container or not name:
@@ -192,7 +229,11 @@ def parse_blob_token(value: str) -> BlobToken:
         _check_blob_name(value, name)
         return BlobToken(1, container, name)
     if value.startswith(BLOB_V2_PREFIX):
-        return _parse_v2(value)
+        try:
+            return _parse_v2(value)
+        except InvalidPayloadTokenError as exc:
+            # A hostile or legacy token may quote a SAS: never repeat it.
+            raise InvalidPayloadTokenError(redact(value), exc.reason) from None
     raise InvalidPayloadTokenError(value, "expected a token starting with 'blob:v1:' or 'blob:v2:'")
 
 
@@ -202,18 +243,18 @@ def _parse_v2(value: str) -> BlobToken:
         raise InvalidPayloadTokenError(value, "a blob URL cannot contain whitespace")
     try:
         parts = urlsplit(url)
-        host = parts.hostname
+        host, port = parts.hostname, parts.port
     except ValueError as exc:
         raise InvalidPayloadTokenError(value, "expected blob:v2:<blob URL>") from exc
     if parts.scheme not in ("http", "https") or not host:
         raise InvalidPayloadTokenError(value, "expected blob:v2:<http(s) blob URL>")
-    if parts.query or parts.fragment or parts.username or parts.password:
+    if parts.query or parts.fragment or parts.username or parts.password or "?" in url or "#" in url:
         raise InvalidPayloadTokenError(
             value, "a v2 token's URL must not carry a query, fragment or credentials"
         )
     segments = parts.path.split("/")[1:]  # the path starts with "/"
-    origin = f"{parts.scheme}://{parts.netloc}"
-    if _is_path_style_host(host):
+    origin = endpoint_origin(parts.scheme, host, port)
+    if is_path_style(host, port):
         if len(segments) < 3 or not segments[0]:
             raise InvalidPayloadTokenError(value, "expected <endpoint>/<account>/<container>/<blob name>")
         origin += "/" + segments[0]

@@ -1,10 +1,15 @@
 """A small HTTP service that shows the payloads behind tokens, for people and for tools.
 
-    GET  /                       a page to paste a token or an instance id into
-    GET  /payloads/{token}       the original payload (JSON content type when it is JSON)
+    GET  /                       the page: an instance's timeline, a payload's view (see docs/viewer.md)
+    GET  /payloads/{token}       the original payload, byte for byte; ``?download=1`` as an attachment
+    GET  /previews/{token}       the payload for display: its size, format, and its first
+                                 ``?bytes=N`` (default 64 KiB, ``all`` for everything), JSON indented
+                                 on the server with every number as written
     POST /decode                 {"values": [...], "resolve": true} -> the values with tokens resolved,
                                  or, with "resolve": false, tokens described by their size only
-    GET  /instances/{id}         the tokens of an instance's state and history (needs --backend)
+    OPTIONS /decode              the CORS preflight, for the origins given with --cors-origin
+    GET  /instances/{id}         an instance's state and every history event, with failure details;
+                                 each stored payload once, with the places it appears (needs --backend)
 
 Served by ``durabletask-payloads serve``; bound to 127.0.0.1 unless told otherwise.
 Every request must name an allowed host (see :mod:`._viewer_guard`); POST bodies
@@ -18,10 +23,8 @@ server path or a store's own message (those go to the log).
 from __future__ import annotations
 
 import asyncio
-import hmac
-import json
-import logging
-from collections.abc import Iterable
+import re
+from collections.abc import AsyncIterator, Iterable, Sequence
 from importlib import resources
 from typing import Any
 
@@ -31,175 +34,43 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     raise ImportError("the payload viewer needs aiohttp: pip install 'durabletask-payloads[viewer]'") from exc
 
 import grpc
-from durabletask.internal import orchestrator_service_pb2 as pb
-from durabletask.internal import orchestrator_service_pb2_grpc as stubs
 
-from ._exceptions import (
-    InvalidPayloadTokenError,
-    PayloadError,
-    PayloadIntegrityError,
-    PayloadNotFoundError,
-    PayloadReadLimitError,
-    PayloadStoreRefusedError,
-    PayloadStoreUnavailableError,
-    UnsupportedOperationError,
-    describe_token,
-)
-from ._externalize import payload_tokens
-from ._lifecycle import read_history
+from ._exceptions import PayloadError, UnsupportedOperationError, describe_token
+from ._json_pretty import classify, show
 from ._store import PayloadInfo, PayloadStore
-from ._viewer_guard import API_POLICY, SECURITY_HEADERS, HostRules, origin_host, page_policy, request_host
+from ._viewer_backend import Backend
+from ._viewer_guard import CORS_HEADERS, HostRules, cors_origin, page_policy
+from ._viewer_http import (
+    SETTINGS,
+    STORE,
+    Settings,
+    authorize,
+    error,
+    guard,
+    payload_error,
+    public_message,
+    too_large,
+)
+from ._viewer_timeline import build_timeline
 
-__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "create_app"]
+__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "DEFAULT_PREVIEW_BYTES", "create_app"]
 
 DEFAULT_MAX_RESPONSE_BYTES = 16 * 1024 * 1024
-_STORE = web.AppKey("store", PayloadStore)
-_SETTINGS = web.AppKey("settings", dict)
-_STATUS_NAMES = {
-    value: name.removeprefix("ORCHESTRATION_STATUS_") for name, value in pb.OrchestrationStatus.items()
-}
+DEFAULT_PREVIEW_BYTES = 64 * 1024
 _USAGE = 'send JSON: {"values": ["...", ...], "resolve": true}'
-_ROUTES = "GET /, GET /payloads/{token}, POST /decode, GET /instances/{instance_id}"
-
-_log = logging.getLogger("durabletask_payloads.viewer")
-
-
-def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
-
-
-def _public_message(exc: PayloadError, asked: str) -> str:
-    """Describe a failure to read *asked* for a response: the token and the numbers.
-
-    Never the store's own text, which can name a server path, a URL or a key: that goes to the log.
-    """
-    _log.warning("viewer: %s: %s", type(exc).__name__, exc)
-    see_log = "the viewer's log has the details"
-    token = describe_token(asked)
-    if isinstance(exc, PayloadNotFoundError):
-        return (
-            f"No stored payload for token {token}: it was deleted (purge, retention) or is in another store"
-        )
-    if isinstance(exc, PayloadReadLimitError):
-        return (
-            f"Stored payload for token {token} is {exc.size:,} bytes or more, above the store's read limit "
-            f"of {exc.limit:,} bytes ({exc.setting})"
-        )
-    if isinstance(exc, PayloadIntegrityError):
-        return f"Stored payload for token {token} failed its integrity check and is not shown; {see_log}"
-    if isinstance(exc, InvalidPayloadTokenError):
-        return f"Refused payload token {token}: malformed, or outside what this viewer's store may read"
-    if isinstance(exc, PayloadStoreUnavailableError):
-        return f"The payload store could not be reached for {token} (try again later); {see_log}"
-    if isinstance(exc, PayloadStoreRefusedError):
-        return f"The payload store refused to {exc.operation} {token}: check its credentials; {see_log}"
-    if isinstance(exc, UnsupportedOperationError):
-        return str(exc)  # a class name and an operation
-    return f"{type(exc).__name__}; {see_log}"
-
-
-def _payload_error(exc: PayloadError, token: str) -> web.Response:
-    message = _public_message(exc, token)
-    if isinstance(exc, PayloadNotFoundError):
-        return _error(404, message)
-    if isinstance(exc, InvalidPayloadTokenError):
-        return _error(400, message)
-    if isinstance(exc, PayloadReadLimitError):
-        return _error(413, message)
-    return _error(502, message)
-
-
-def _too_large(request: web.Request, size: int, what: str = "the response") -> web.Response | None:
-    cap: int = request.app[_SETTINGS]["max_response_bytes"]
-    if size > cap:
-        return _error(
-            413, f"{what} is {size:,} bytes, above this viewer's cap of {cap:,} bytes (--max-response-bytes)"
-        )
-    return None
-
-
-def _refusal(request: web.Request) -> web.Response | None:
-    """Refuse a request for a foreign host or origin, or a POST that is not JSON."""
-    rules: HostRules = request.app[_SETTINGS]["hosts"]
-    sockname = request.transport.get_extra_info("sockname") if request.transport else None
-    local = (str(sockname[0]), int(sockname[1])) if isinstance(sockname, tuple) else None
-    try:
-        host = request_host(request.headers.get("Host"), request.scheme)
-    except ValueError as exc:
-        return _error(400, f"{exc}: send Host: localhost:{local[1] if local else 'PORT'}")
-    if not rules.allows(host, local):
-        return _error(
-            421,
-            f"this viewer does not serve the host {request.headers['Host'][:100]!r}; it serves "
-            f"{rules.describe(local[1] if local else None)}. Start it with --allowed-host NAME to add one",
-        )
-    origin = request.headers.get("Origin")
-    if origin is not None:
-        try:
-            allowed = rules.allows(origin_host(origin), local)
-        except ValueError as exc:
-            return _error(403, str(exc))
-        if not allowed:
-            return _error(403, f"requests from the origin {origin[:100]!r} are not served")
-    if request.method == "POST" and request.content_type != "application/json":
-        return _error(415, f"send Content-Type: application/json, not {request.content_type!r}")
-    return None
-
-
-def _from_http_exception(exc: web.HTTPException, request: web.Request) -> web.Response:
-    """Answer aiohttp's own refusals (no route, wrong method, body too large) as JSON."""
-    if exc.status == 404:
-        message = f"nothing at {request.path[:200]!r}; this viewer serves {_ROUTES}"
-    elif exc.status == 405:
-        message = f"{request.method} is not allowed on {request.path[:200]!r}; this viewer serves {_ROUTES}"
-    elif exc.status == 413:
-        limit = request.app[_SETTINGS]["max_response_bytes"]
-        message = f"the request body is above this viewer's limit of {limit:,} bytes"
-    else:
-        message = exc.reason
-    response = _error(exc.status, message)
-    if "Allow" in exc.headers:
-        response.headers["Allow"] = exc.headers["Allow"]
-    return response
-
-
-@web.middleware
-async def _guard(request: web.Request, handler: Any) -> web.StreamResponse:
-    """Check host, origin and content type; answer every failure as JSON; cap what is sent."""
-    response: web.StreamResponse | None = _refusal(request)
-    if response is None:
-        try:
-            response = await handler(request)
-        except web.HTTPException as exc:
-            response = _from_http_exception(exc, request)
-        except Exception:  # noqa: BLE001 - logged whole; the client gets no text that could name a path
-            _log.exception("viewer: %s %s failed", request.method, request.path[:200])
-            response = _error(500, "the viewer failed on this request; its log has the details")
-    assert response is not None
-    # Whatever a handler decided from a store's metadata, the bytes about to be sent are what counts.
-    # (Errors hold no payload data, and the page is the page.)
-    body = response.body if isinstance(response, web.Response) else None
-    if response.status < 300 and request.path != "/" and isinstance(body, bytes):
-        response = _too_large(request, len(body)) or response
-    for name, value in SECURITY_HEADERS.items():
-        response.headers[name] = value
-    response.headers.setdefault("Content-Security-Policy", API_POLICY)
-    return response
-
-
-@web.middleware
-async def _authorize(request: web.Request, handler: Any) -> web.StreamResponse:
-    expected = request.app[_SETTINGS]["bearer_token"]
-    if expected and request.path != "/":
-        given = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
-            return _error(401, "this viewer needs 'Authorization: Bearer <token>'")
-    response: web.StreamResponse = await handler(request)
-    return response
+_EXTENSIONS = {"json": "json", "json-nonstandard": "json", "text": "txt", "binary": "bin"}
+_CONTENT_TYPES = {"json": "application/json", "binary": "application/octet-stream"}  # else text/plain
+_INSPECTIONS_AT_ONCE = 8
+_RPC_HINTS = {
+    "UNAVAILABLE": "is it running and reachable, and does it speak TLS (--secure) or plaintext?",
+    "UNAUTHENTICATED": "does it need metadata (--metadata KEY=VALUE)?",
+    "PERMISSION_DENIED": "does it need other metadata (--metadata KEY=VALUE)?",
+    "DEADLINE_EXCEEDED": "it did not answer within 30 s",
+}
 
 
 async def _page(request: web.Request) -> web.Response:
-    html, policy = request.app[_SETTINGS]["page"]
+    html, policy = request.app[SETTINGS].page
     return web.Response(text=html, content_type="text/html", headers={"Content-Security-Policy": policy})
 
 
@@ -210,27 +81,91 @@ async def _inspect(store: PayloadStore, token: str) -> PayloadInfo | None:
         return None  # a store that cannot describe payloads: only the bytes read are counted
 
 
-async def _payload(request: web.Request) -> web.Response:
-    store = request.app[_STORE]
-    token = request.match_info["token"]
+def _filename(token: str, kind: str) -> str:
+    """Return a file name for *token*: ASCII letters, digits, '.', '-' and '_', so it needs no quoting."""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", token).strip("._") or "payload"
+    return f"payload-{stem[-120:]}.{_EXTENSIONS[kind]}"
+
+
+async def _read(request: web.Request, token: str, *, capped: bool) -> tuple[bytes, PayloadInfo | None]:
+    """Download *token*; with *capped*, refuse early when the store says it is above the cap.
+
+    Raises:
+        _RefusedError: An answer to send instead (400, 404, 413, 502 ...).
+
+    """
+    store = request.app[STORE]
     if not store.is_known_token(token):
-        return _error(400, f"not a token of this viewer's store: {describe_token(token)}")
+        raise _RefusedError(error(400, f"not a token of this viewer's store: {describe_token(token)}"))
     what = f"the payload of {describe_token(token)}"
     try:
-        # What the store says is only a hint that spares a download; the bytes are counted below.
+        # What the store says is only a hint that spares a download; the bytes are counted when sent.
         info = await _inspect(store, token)
-        if info is not None and (refused := _too_large(request, max(info.size or 0, info.stored_size), what)):
-            return refused
+        hint = max(info.size or 0, info.stored_size) if info is not None else 0
+        if capped and (refused := too_large(request, hint, what)):
+            raise _RefusedError(refused)
         data = await store.download_async(token)
     except PayloadError as exc:
-        return _payload_error(exc, token)
-    if refused := _too_large(request, len(data), what):
-        return refused
+        raise _RefusedError(payload_error(exc, token)) from None
+    if capped and (refused := too_large(request, len(data), what)):
+        raise _RefusedError(refused)
+    return data, info
+
+
+class _RefusedError(Exception):
+    """A finished error answer, raised out of a helper and sent as it is (see :func:`_answered`)."""
+
+    def __init__(self, response: web.Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+@web.middleware
+async def _answered(request: web.Request, handler: Any) -> web.StreamResponse:
     try:
-        json.loads(data)
-    except ValueError:
-        return web.Response(body=data, content_type="text/plain", charset="utf-8")
-    return web.Response(body=data, content_type="application/json", charset="utf-8")
+        response: web.StreamResponse = await handler(request)
+    except _RefusedError as refused:
+        return refused.response
+    return response
+
+
+async def _payload(request: web.Request) -> web.Response:
+    token = request.match_info["token"]
+    data, _ = await _read(request, token, capped=True)
+    kind, _text = classify(data)
+    content_type = _CONTENT_TYPES.get(kind, "text/plain")
+    response = web.Response(
+        body=data, content_type=content_type, charset=None if kind == "binary" else "utf-8"
+    )
+    if request.query.get("download") not in (None, "", "0"):
+        response.headers["Content-Disposition"] = f'attachment; filename="{_filename(token, kind)}"'
+    return response
+
+
+async def _preview(request: web.Request) -> web.Response:
+    settings = request.app[SETTINGS]
+    token = request.match_info["token"]
+    asked = request.query.get("bytes", str(settings.preview_bytes))
+    if asked != "all" and not (asked.isdigit() and int(asked) > 0):
+        return error(400, f"bytes= takes a positive number of bytes or 'all', not {asked[:40]!r}")
+    limit = None if asked == "all" else int(asked)
+    # A preview sends little whatever the payload's size: only the store's read limit applies.
+    data, info = await _read(request, token, capped=limit is None)
+    shown = await asyncio.to_thread(show, data, limit)
+    return web.json_response(
+        {
+            "token": token,
+            "bytes": len(data),
+            "stored_size": info.stored_size if info else None,
+            "content_encoding": info.content_encoding if info else None,
+            "format": shown.format,
+            "indented": shown.indented,
+            "complete": shown.complete,
+            "preview_bytes": limit,
+            "text": shown.text,
+            "filename": _filename(token, shown.format),
+        }
+    )
 
 
 async def _describe(store: PayloadStore, token: str) -> dict[str, Any]:
@@ -246,15 +181,15 @@ async def _describe(store: PayloadStore, token: str) -> dict[str, Any]:
 
 
 async def _decode(request: web.Request) -> web.Response:
-    store = request.app[_STORE]
+    store = request.app[STORE]
     try:
         body = await request.json()
     except ValueError:
-        return _error(400, _USAGE)
+        return error(400, _USAGE)
     values = body.get("values") if isinstance(body, dict) else body
     resolve = body.get("resolve", True) if isinstance(body, dict) else True
     if not isinstance(values, list) or not isinstance(resolve, bool):
-        return _error(400, _USAGE)
+        return error(400, _USAGE)
     out: list[Any] = []
     total = 0
     for value in values:
@@ -267,11 +202,11 @@ async def _decode(request: web.Request) -> web.Response:
                 continue
             data = await store.download_async(value)
         except PayloadError as exc:
-            out.append({"token": value, "error": _public_message(exc, value)})
+            out.append({"token": value, "error": public_message(exc, value)})
             continue
         total += len(data)
         # Stop fetching as soon as the answer cannot fit; its final size is checked once more.
-        if refused := _too_large(request, total, "the decoded values"):
+        if refused := too_large(request, total, "the decoded values"):
             return refused
         try:
             out.append(data.decode("utf-8"))
@@ -280,102 +215,143 @@ async def _decode(request: web.Request) -> web.Response:
     return web.json_response({"values": out})
 
 
-def _read_instance(address: str, instance_id: str) -> tuple[pb.GetInstanceResponse, list[pb.HistoryEvent]]:
-    with grpc.insecure_channel(address) as channel:
-        stub = stubs.TaskHubSidecarServiceStub(channel)  # type: ignore[no-untyped-call]
-        state = stub.GetInstance(pb.GetInstanceRequest(instanceId=instance_id, getInputsAndOutputs=True))
-        events = read_history(stub, instance_id) if state.exists else []
-    return state, events
+async def _preflight(request: web.Request) -> web.Response:
+    """Answer a CORS preflight for /decode; anything else that is OPTIONS is not allowed here."""
+    origin = request.headers.get("Origin")
+    method = request.headers.get("Access-Control-Request-Method")
+    if origin is None or method is None or origin not in request.app[SETTINGS].cors_origins:
+        response = error(405, "OPTIONS is answered only as a CORS preflight from a --cors-origin origin")
+        response.headers["Allow"] = "POST"
+        return response
+    if method != "POST":
+        return error(405, f"only POST /decode is allowed from {origin[:100]!r}, not {method[:20]!r}")
+    return web.Response(status=204, headers=CORS_HEADERS)
+
+
+async def _describe_all(store: PayloadStore, places: dict[str, list[str]]) -> list[dict[str, Any]]:
+    gate = asyncio.Semaphore(_INSPECTIONS_AT_ONCE)
+
+    async def one(token: str, where: list[str]) -> dict[str, Any]:
+        async with gate:
+            try:
+                entry = await _describe(store, token)
+            except PayloadError as exc:
+                entry = {"token": token, "error": public_message(exc, token)}
+        return {**entry, "places": where}
+
+    return list(await asyncio.gather(*(one(token, where) for token, where in places.items())))
 
 
 async def _instance(request: web.Request) -> web.Response:
-    store = request.app[_STORE]
-    address = request.app[_SETTINGS]["backend"]
-    if not address:
-        return _error(501, "start the viewer with --backend to look up instances")
+    settings = request.app[SETTINGS]
+    store = request.app[STORE]
+    backend = settings.backend
+    if backend is None:
+        return error(501, "start the viewer with --backend HOST:PORT to look up instances")
     instance_id = request.match_info["instance_id"]
     try:
-        state, events = await asyncio.to_thread(_read_instance, address, instance_id)
+        found, events = await asyncio.to_thread(backend.read_instance, instance_id)
     except grpc.RpcError as exc:
-        return _error(502, f"the backend at {address} failed: {exc.code().name}")
-    if not state.exists:
-        return _error(404, f"no instance {describe_token(instance_id)} in the backend")
-    places: list[tuple[str, str]] = []
-    fields = state.orchestrationState
-    for name in ("input", "output", "customStatus"):
-        places += [(name, token) for token in payload_tokens(getattr(fields, name), store)]
-    for index, event in enumerate(events):
-        kind = event.WhichOneof("eventType") or "event"
-        places += [(f"history[{index}] {kind}", token) for token in payload_tokens(event, store)]
-    payloads = []
-    for where, token in places:
-        entry: dict[str, Any] = {"where": where}
-        try:
-            entry.update(await _describe(store, token))
-        except PayloadError as exc:
-            entry.update(token=token, error=_public_message(exc, token))
-        payloads.append(entry)
+        code = exc.code().name
+        hint = _RPC_HINTS.get(code, "the viewer's log has the details")
+        return error(502, f"the backend at {backend.describe()} failed: {code}; {hint}")
+    if not found.exists:
+        return error(404, f"no instance {describe_token(instance_id)} in the backend at {backend.address}")
+    state = found.orchestrationState
+    timeline, places = await asyncio.to_thread(
+        build_timeline, state, events, is_token=store.is_known_token, inline_limit=settings.preview_bytes
+    )
     return web.json_response(
         {
             "instance_id": instance_id,
-            "name": fields.name,
-            "runtime_status": _STATUS_NAMES.get(fields.orchestrationStatus, str(fields.orchestrationStatus)),
-            "payloads": payloads,
+            "name": state.name,
+            "runtime_status": next(
+                (value for name, value in timeline["state"]["details"] if name == "orchestrationStatus"),
+                "UNKNOWN",
+            ),
+            **timeline,
+            "payloads": await _describe_all(store, places),
         }
     )
+
+
+def _positive(name: str, flag: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} ({flag}) must be a positive number of bytes, got {value!r}")
+    return value
 
 
 def create_app(
     store: PayloadStore,
     *,
     backend: str | None = None,
+    secure: bool = False,
+    metadata: Sequence[tuple[str, str]] = (),
     bearer_token: str | None = None,
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+    preview_bytes: int = DEFAULT_PREVIEW_BYTES,
     allowed_hosts: Iterable[str] = (),
+    cors_origins: Iterable[str] = (),
 ) -> web.Application:
     """Build the viewer's aiohttp application.
 
     Args:
         store: Where the payloads are.
         backend: ``host:port`` of the Durable Task sidecar, to look up instances.
+        secure: Reach *backend* with TLS (the system's root certificates).
+        metadata: gRPC metadata sent with every call to *backend* (``("taskhub", "orders")``).
         bearer_token: Require ``Authorization: Bearer <token>`` on every endpoint but the page.
         max_response_bytes: Refuse (413) responses larger than this, counted in bytes sent.
+        preview_bytes: How much of a payload a preview shows by default, in UTF-8
+            bytes, and the most an inline value shows in a timeline.
         allowed_hosts: Host names (``viewer.example``, any port) or ``host:port`` pairs
             to serve besides the defaults: the localhost names and the address a
             request arrived on, on the port it arrived on. Requests naming any
             other host are refused with 421 (DNS rebinding).
+        cors_origins: Origins (``https://dashboard.example``) whose pages may call
+            ``POST /decode``; none by default. Exact origins only, no wildcard.
 
     Raises:
         ValueError: An entry of *allowed_hosts* is not ``host`` or ``host:port``,
-            or *max_response_bytes* is not positive.
+            an entry of *cors_origins* is not an origin, or a size is not positive.
 
     """
-    if (
-        isinstance(max_response_bytes, bool)
-        or not isinstance(max_response_bytes, int)
-        or max_response_bytes < 1
-    ):
-        raise ValueError(
-            f"max_response_bytes (--max-response-bytes) must be a positive number of bytes, "
-            f"got {max_response_bytes!r}"
-        )
+    _positive("max_response_bytes", "--max-response-bytes", max_response_bytes)
+    _positive("preview_bytes", "--preview-bytes", preview_bytes)
     entries = [allowed_hosts] if isinstance(allowed_hosts, str) else list(allowed_hosts)
     try:
         rules = HostRules.from_entries(entries)
     except ValueError as exc:
         raise ValueError(f"allowed_hosts: {exc}") from None
+    origins = [cors_origins] if isinstance(cors_origins, str) else list(cors_origins)
+    try:
+        allowed_origins = frozenset(cors_origin(entry) for entry in origins)
+    except ValueError as exc:
+        raise ValueError(f"cors_origins (--cors-origin): {exc}") from None
     html = resources.files("durabletask_payloads").joinpath("_viewer.html").read_text(encoding="utf-8")
-    app = web.Application(middlewares=[_guard, _authorize], client_max_size=max_response_bytes)
-    app[_STORE] = store
-    app[_SETTINGS] = {
-        "backend": backend,
-        "bearer_token": bearer_token,
-        "max_response_bytes": max_response_bytes,
-        "hosts": rules,
-        "page": (html, page_policy(html)),
-    }
+    app = web.Application(middlewares=[guard, authorize, _answered], client_max_size=max_response_bytes)
+    app[STORE] = store
+    reader = Backend(backend, secure, tuple(metadata)) if backend else None
+    app[SETTINGS] = Settings(
+        backend=reader,
+        bearer_token=bearer_token,
+        max_response_bytes=max_response_bytes,
+        preview_bytes=preview_bytes,
+        hosts=rules,
+        cors_origins=allowed_origins,
+        page=(html, page_policy(html)),
+    )
+
+    async def close_backend(app: web.Application) -> AsyncIterator[None]:
+        yield
+        if reader is not None:
+            reader.close()
+
+    app.cleanup_ctx.append(close_backend)
     app.router.add_get("/", _page)
     app.router.add_get("/payloads/{token:.+}", _payload)
+    app.router.add_get("/previews/{token:.+}", _preview)
     app.router.add_post("/decode", _decode)
+    app.router.add_route("OPTIONS", "/decode", _preflight)
     app.router.add_get("/instances/{instance_id:.+}", _instance)
     return app

@@ -10,6 +10,10 @@
 * **JSON only for POST**: a cross-site page can post ``text/plain`` or a form
   without a CORS preflight; it cannot post ``application/json``. Anything else
   gets 415.
+* **CORS for /decode only, exact origins only** (``--cors-origin``): a dashboard on
+  another origin may call ``POST /decode`` as it would a codec server; its
+  preflight is answered, and its answers carry ``Access-Control-Allow-Origin``.
+  No origin is allowed by default, no wildcard ever, and no other route.
 * **Headers on every response**, errors included: ``nosniff``, a strict
   Content-Security-Policy with ``frame-ancestors 'none'``, ``X-Frame-Options:
   DENY``, ``Referrer-Policy: no-referrer``, ``Cache-Control: no-store`` and
@@ -28,9 +32,11 @@ from urllib.parse import urlsplit
 
 __all__ = [
     "API_POLICY",
+    "CORS_HEADERS",
     "LOCAL_NAMES",
     "SECURITY_HEADERS",
     "HostRules",
+    "cors_origin",
     "origin_host",
     "page_policy",
     "parse_host",
@@ -49,6 +55,13 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
     "Cross-Origin-Resource-Policy": "same-origin",
+}
+
+#: What a preflight from an allowed origin is told: JSON posts, with a bearer token if any.
+CORS_HEADERS = {
+    "Access-Control-Allow-Methods": "POST",
+    "Access-Control-Allow-Headers": "Content-Type, Authorization",
+    "Access-Control-Max-Age": "600",
 }
 
 _NAME = re.compile(r"[a-z0-9._~!$&'()*+,;=%-]+|[0-9a-f:.]+")  # a reg-name or an IP literal's text
@@ -193,3 +206,37 @@ def origin_host(origin: str) -> tuple[str, int]:
         raise ValueError(f"the request's Origin {origin[:100]!r} is not an http(s) origin")
     name, port = parse_host(parts.netloc)
     return name, port if port is not None else _DEFAULT_PORTS[parts.scheme]
+
+
+def cors_origin(entry: str) -> str:
+    """Check a ``--cors-origin`` entry and return it as browsers write an Origin header.
+
+    ``HTTPS://Dash.Example:443`` becomes ``https://dash.example``; the header a
+    browser sends is then compared with it exactly.
+
+    Raises:
+        ValueError: *entry* is not ``scheme://host[:port]`` with scheme http or
+            https and nothing after the port (no path, not even ``/``), or is a wildcard.
+
+    """
+    text = entry.strip()
+    if text in ("*", "null"):
+        raise ValueError(f"{entry!r} is not allowed: name each origin, e.g. https://dashboard.example")
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    if (
+        scheme not in _DEFAULT_PORTS
+        or not parts.netloc
+        or "@" in parts.netloc
+        or parts.path
+        or parts.query
+        or parts.fragment
+        or text.endswith(("?", "#"))
+    ):
+        raise ValueError(
+            f"{entry!r} is not an origin: write scheme://host[:port] with nothing after it, "
+            "e.g. https://dashboard.example or http://localhost:3000"
+        )
+    name, port = parse_host(parts.netloc)
+    literal = f"[{name}]" if ":" in name else name
+    return f"{scheme}://{literal}" + ("" if port in (None, _DEFAULT_PORTS[scheme]) else f":{port}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import grpc
@@ -10,6 +11,7 @@ from durabletask import worker as _worker
 from durabletask.internal import orchestrator_service_pb2 as pb
 from typing_extensions import Unpack
 
+from . import _telemetry
 from ._arguments import WorkerArguments
 from ._interceptors import PayloadInterceptor
 from ._store import PayloadStore
@@ -63,3 +65,18 @@ class TaskHubGrpcWorker(_worker.TaskHubGrpcWorker):
     def payload_store(self) -> PayloadStore | None:
         """The store large payloads go to, or None."""
         return self._payload_interceptor.store if self._payload_interceptor is not None else None
+
+    # -- telemetry: durabletask sends a work item's result after its span has closed; running the
+    # whole work item in the trace context the backend sent with it keeps that upload in the trace.
+
+    def _execute_orchestrator(self, req: pb.OrchestratorRequest, *args: Any, **kwargs: Any) -> None:
+        with self._work_item_scope(req):
+            super()._execute_orchestrator(req, *args, **kwargs)
+
+    def _execute_activity(self, req: pb.ActivityRequest, *args: Any, **kwargs: Any) -> None:
+        with self._work_item_scope(req):
+            super()._execute_activity(req, *args, **kwargs)
+
+    def _work_item_scope(self, req: Any) -> AbstractContextManager[None]:
+        # Without a payload store this is durabletask's worker, unchanged.
+        return _telemetry.work_item_scope(req) if self._payload_interceptor is not None else nullcontext()

@@ -21,6 +21,7 @@ import grpc.aio
 from durabletask.internal import orchestrator_service_pb2 as pb
 from google.protobuf.message import Message
 
+from ._adapt import as_store
 from ._externalize import deexternalize_payloads_async, externalize_payloads_async
 from ._hooks import WORK_ITEMS, Hooks, method_name
 from ._store import PayloadStore
@@ -53,7 +54,8 @@ class PayloadInterceptor:
     """
 
     def __init__(self, store: PayloadStore) -> None:
-        self._store = store
+        self._given = store
+        self._store = as_store(store)
         self._hooks = Hooks()
         self._sequencer = Sequencer()
         self._adapters: list[Any] = [
@@ -70,8 +72,8 @@ class PayloadInterceptor:
 
     @property
     def store(self) -> PayloadStore:
-        """The payload store this interceptor uses."""
-        return self._store
+        """The payload store this interceptor uses (as it was given)."""
+        return self._given
 
     async def _send(self, method: str, request: Any) -> Any:
         plan = self._hooks.plan_send(method, request)

@@ -4,41 +4,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import threading
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import unquote
 
 try:
-    import requests
-    import requests.adapters
+    import azure.storage.blob  # noqa: F401 - the extra's check, before the helpers below import it
     from azure.core.exceptions import (
         AzureError,
-        ResourceExistsError,
         ResourceNotFoundError,
         ServiceRequestError,
         ServiceResponseError,
     )
-    from azure.core.pipeline.transport import RequestsTransport
-    from azure.storage.blob import BlobServiceClient, ContentSettings, ExponentialRetry
-    from azure.storage.blob.aio import BlobServiceClient as AsyncBlobServiceClient
-    from azure.storage.blob.aio import ExponentialRetry as AsyncExponentialRetry
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         "BlobPayloadStore needs the Azure extra: pip install 'durabletask-payloads[azure]'"
     ) from exc
 
-from .._codec import EncodedPayload, decode_payload, encode_payload
+from .._codec import CREATED, REPLACED, EncodedPayload, encode_payload, store_verified, store_verified_async
 from .._concurrency import PerLoop
 from .._exceptions import (
     InvalidPayloadTokenError,
     PayloadError,
     PayloadNotFoundError,
-    PayloadTooLargeError,
     store_failure,
 )
+from .._redact import install_log_redaction, register_secrets, scrub_exception
 from .._retry import RetryPolicy, is_transient_status, retrying, retrying_async
 from .._store import PayloadInfo, PayloadStore
 from .._token import (
@@ -49,20 +42,32 @@ from .._token import (
     is_content_name,
     parse_blob_token,
 )
-from ._azure_options import BlobPayloadStoreOptions
+from ._azure_accounts import (
+    Account,
+    Location,
+    aio_native,
+    creating_container,
+    new_service_client,
+    other_account,
+    own_endpoint,
+    secrets_of,
+)
+from ._azure_options import BlobAccount, BlobPayloadStoreOptions
+from ._azure_transfer import (
+    META_INSTANCE,
+    META_SHA256,
+    META_SIZE,
+    AsyncBlobWrite,
+    BlobWrite,
+    blob_kwargs,
+    check_blob_size,
+    decode_blob,
+    upload_kwargs,
+)
 
-__all__ = ["BlobPayloadStore", "BlobPayloadStoreOptions"]
+__all__ = ["BlobAccount", "BlobPayloadStore", "BlobPayloadStoreOptions"]
 
 _log = logging.getLogger("durabletask_payloads.stores.azure_blob")
-
-# Blob metadata (ignored by other SDKs): the payload's hash, size and instance, for checks and clean-up.
-_META_SHA256 = "payloadsha256"
-_META_SIZE = "payloadsize"
-_META_INSTANCE = "instanceid"
-# The first GET of a download is bounded, so an oversized blob is refused before it is read whole.
-_GET_CHUNK = 4 * 1024 * 1024
-# gzip of incompressible data is a little larger than the data.
-_GZIP_SLACK = 64 * 1024
 
 
 def _describe(exc: BaseException) -> str:
@@ -75,6 +80,9 @@ def _describe(exc: BaseException) -> str:
 
 
 def _failure(exc: AzureError, operation: str, target: str) -> PayloadError:
+    # The SDK's error (or the requests/urllib3 one under it) may quote the request URL and its SAS;
+    # it is chained under ours, and durabletask copies chained messages into failure details.
+    scrub_exception(exc)
     if isinstance(exc, ResourceNotFoundError):
         return PayloadNotFoundError(target, _describe(exc))
     if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
@@ -96,9 +104,14 @@ class BlobPayloadStore(PayloadStore):
 
     Reads accept ``blob:v1:`` and ``blob:v2:`` tokens, inflate only when the blob
     says ``gzip`` (whatever this store's compression setting) and verify the
-    SHA-256 when the blob has one. A token for another storage account, or for
-    a container not configured (``container_name`` or ``allowed_containers``), is
-    refused before any request is made: a token is data, not a permission.
+    SHA-256 when the blob has one. A token for another storage account (unless
+    listed in ``allowed_accounts``), or for a container not configured
+    (``container_name`` or ``allowed_containers``), is refused before any request
+    is made: a token is data, not a permission.
+
+    No SAS, key or connection string ever reaches a token, :attr:`account_url`,
+    an error message or a log line: the store masks them in the SDK's loggers
+    and in the SDK errors it chains (see docs/azure-blob.md).
 
     Args:
         options: Connection, container and size settings.
@@ -107,60 +120,52 @@ class BlobPayloadStore(PayloadStore):
 
     def __init__(self, options: BlobPayloadStoreOptions) -> None:
         self._options = options
+        install_log_redaction()
+        register_secrets(secrets_of(options.connection_string, options.credential))
         self._sync = self._new_client(asynchronous=False)
-        self._account_url = str(self._sync.url).rstrip("/")
+        register_secrets(secrets_of(None, getattr(self._sync, "credential", None)))
+        self._account_url = own_endpoint(self._sync, options)
         self._readable = frozenset((options.container_name, *options.allowed_containers))
         self._retry = RetryPolicy.from_options(options)
         self._container_ready = False
         self._container_lock = threading.Lock()
         # aiohttp sessions belong to one event loop: keep one client per loop.
         self._aio_clients: PerLoop[Any] = PerLoop(lambda: self._new_client(asynchronous=True))
-        credential = options.credential
         # A sync token credential cannot serve the aio client: fall back to threads.
-        self._aio_native = options.async_credential is not None or not (
-            hasattr(credential, "get_token") and not inspect.iscoroutinefunction(credential.get_token)
+        self._aio_native = aio_native(options.credential, options.async_credential)
+        self._own = Account(
+            self._account_url, self._readable, self._sync, self._aio_clients, self._aio_native
         )
+        self._accounts = {self._account_url.lower(): self._own}
+        for account in options.allowed_accounts:
+            assert isinstance(account, BlobAccount)  # normalised by the options
+            key = account.account_url.lower()
+            if key in self._accounts:
+                raise ValueError(f"allowed_accounts lists this store's own account ({account.account_url})")
+            register_secrets(secrets_of(None, account.credential))
+            self._accounts[key] = other_account(account, options, self._sync, self._readable)
 
     @classmethod
     def from_connection_string(cls, connection_string: str, **options: Any) -> BlobPayloadStore:
         """Build a store from a connection string; *options* are other ``BlobPayloadStoreOptions`` fields."""
         return cls(BlobPayloadStoreOptions(connection_string=connection_string, **options))
 
+    @classmethod
+    def from_url(cls, account_url: str, credential: Any = None, **options: Any) -> BlobPayloadStore:
+        """Build a store from an account URL and a credential.
+
+        Args:
+            account_url: The blob endpoint, e.g. ``https://<account>.blob.core.windows.net``.
+                A SAS URL (``...?sv=...&sig=...``) works too: its query becomes the credential.
+            credential: An azure-identity credential, an ``AzureNamedKeyCredential`` or a SAS string.
+            **options: Further :class:`BlobPayloadStoreOptions` fields.
+
+        """
+        return cls(BlobPayloadStoreOptions(account_url=account_url, credential=credential, **options))
+
     def _new_client(self, *, asynchronous: bool) -> Any:
-        options = self._options
-        retry = AsyncExponentialRetry if asynchronous else ExponentialRetry
-        kwargs: dict[str, Any] = {
-            # Retries are ours (_retry.py decides what is transient): the SDK's are off.
-            "retry_policy": retry(retry_total=0),
-            "connection_timeout": options.connection_timeout_seconds,
-            "read_timeout": options.read_timeout_seconds,
-            "max_single_get_size": _GET_CHUNK,
-            "max_chunk_get_size": _GET_CHUNK,
-        }
-        if options.api_version:
-            kwargs["api_version"] = options.api_version
-        if not asynchronous:
-            # requests keeps 10 connections per host by default; a batch runs up to max_concurrency
-            # transfers at once, and extra connections would be opened and thrown away each time.
-            session = requests.Session()
-            adapter = requests.adapters.HTTPAdapter(pool_maxsize=max(10, options.max_concurrency))
-            session.mount("https://", adapter)
-            session.mount("http://", adapter)
-            kwargs["transport"] = RequestsTransport(
-                session=session,
-                session_owner=True,
-                # A transport given to a client keeps its own timeouts: set them here too.
-                connection_timeout=options.connection_timeout_seconds,
-                read_timeout=options.read_timeout_seconds,
-            )
-        client_type = AsyncBlobServiceClient if asynchronous else BlobServiceClient
-        if options.connection_string is not None:
-            return client_type.from_connection_string(options.connection_string, **kwargs)
-        credential = (
-            options.async_credential if asynchronous and options.async_credential else options.credential
-        )
-        assert options.account_url is not None  # checked by the options
-        return client_type(options.account_url, credential=credential, **kwargs)
+        """Make a service client for this store's own account."""
+        return new_service_client(self._options, asynchronous=asynchronous)
 
     @property
     def options(self) -> BlobPayloadStoreOptions:
@@ -169,7 +174,10 @@ class BlobPayloadStore(PayloadStore):
 
     @property
     def account_url(self) -> str:
-        """The blob endpoint of the account (for Azurite, including the account name)."""
+        """The blob endpoint of the account (for path-style URLs, including the account name).
+
+        Never carries a query: a SAS stays in the client's credentials.
+        """
         return self._account_url
 
     @property
@@ -180,7 +188,12 @@ class BlobPayloadStore(PayloadStore):
     # -- tokens -------------------------------------------------------------------------
 
     def is_known_token(self, value: str) -> bool:
-        """Return whether *value* is a well-formed ``blob:v1:`` or ``blob:v2:`` token."""
+        """Return whether *value* is a well-formed ``blob:v1:`` or ``blob:v2:`` token.
+
+        A malformed value with a blob prefix is not a token: it stays data, and
+        nothing is fetched for it. A well-formed token naming an account or
+        container this store may not read is a token, refused when resolved.
+        """
         try:
             parse_blob_token(value)
         except InvalidPayloadTokenError:
@@ -193,48 +206,51 @@ class BlobPayloadStore(PayloadStore):
             return format_blob_token_v2(self._account_url, container, name)
         return format_blob_token_v1(container, name)
 
-    def _locate(self, token: str) -> tuple[str, str]:
-        """Return (container, blob name) for a token this store may read; refuse others before any I/O."""
+    def _locate(self, token: str) -> Location:
+        """Where the payload of a token this store may read is; refuse other tokens before any I/O."""
         parsed = parse_blob_token(token)
-        if parsed.account_url is not None and parsed.account_url.lower() != self._account_url.lower():
-            raise InvalidPayloadTokenError(
-                token, f"it names another storage account than this store's ({self._account_url})"
+        account = self._own
+        if parsed.account_url is not None:
+            found = self._accounts.get(parsed.account_url.lower())
+            if found is None:
+                raise InvalidPayloadTokenError(
+                    token,
+                    f"it names another storage account ({parsed.account_url}) than this store's "
+                    f"({self._account_url}); list it in allowed_accounts to read its payloads",
+                )
+            account = found
+        if parsed.container not in account.readable:
+            where = (
+                "this store's container_name or in allowed_containers"
+                if account is self._own
+                else f"in the BlobAccount.containers of {account.endpoint} (empty: this store's "
+                "container_name and allowed_containers)"
             )
-        if parsed.container not in self._readable:
-            raise InvalidPayloadTokenError(
-                token,
-                f"container {parsed.container!r} is not this store's container_name or in allowed_containers",
-            )
-        return parsed.container, parsed.blob_name
+            raise InvalidPayloadTokenError(token, f"container {parsed.container!r} is not {where}")
+        return Location(parsed.container, parsed.blob_name, account)
 
     # -- writing ------------------------------------------------------------------------
 
     def _upload_kwargs(self, encoded: EncodedPayload, instance_id: str | None) -> dict[str, Any]:
-        metadata = {_META_SHA256: encoded.sha256, _META_SIZE: str(encoded.size)}
-        if instance_id is not None:
-            metadata[_META_INSTANCE] = quote(instance_id, safe="")
-        encoding = "gzip" if encoded.content_encoding == "gzip" else None
-        return {
-            "name": encoded.name,
-            "data": encoded.body,
-            "overwrite": False,  # If-None-Match: *
-            "metadata": metadata,
-            "content_settings": ContentSettings(content_encoding=encoding),
-        }
+        return upload_kwargs(self._options, self.account_url, encoded, instance_id)
+
+    def _blob_kwargs(self) -> dict[str, Any]:
+        # The customer-provided key, when there is one: every request on a payload blob needs it.
+        return blob_kwargs(self._options, self.account_url)
 
     def _ensure_container(self) -> None:
         if self._container_ready:
             return
         with self._container_lock:
             if not self._container_ready:
-                with contextlib.suppress(ResourceExistsError):
+                with creating_container():
                     self._sync.get_container_client(self._options.container_name).create_container()
                 self._container_ready = True
 
     async def _ensure_container_async(self) -> None:
         if self._container_ready:
             return
-        with contextlib.suppress(ResourceExistsError):
+        with creating_container():
             await self._aio_client().get_container_client(self._options.container_name).create_container()
         self._container_ready = True
 
@@ -242,46 +258,57 @@ class BlobPayloadStore(PayloadStore):
         """Store *data* as a blob (once per instance and content) and return its token.
 
         A payload this store has recently moved (it is in :attr:`cache`) is only
-        checked with a HEAD request: if the blob is still there, nothing is sent.
+        checked with a HEAD request: if the blob is still there, nothing is
+        sent. A blob already at the name (HTTP 409) counts as stored only once
+        it is verified to be this payload; anything else there is replaced, on
+        the condition that it is still the blob that was checked (its ETag).
         """
         encoded = encode_payload(data, self._options, instance_id)
         token = self._token(encoded.name)
         container = self._sync.get_container_client(self._options.container_name)
-        if token in self.cache and self._exists(container.get_blob_client(encoded.name).exists):
+        blob = container.get_blob_client(encoded.name)
+        if token in self.cache and self._exists(lambda: blob.get_blob_properties(**self._blob_kwargs())):
             return token
-        kwargs = self._upload_kwargs(encoded, instance_id)
+        write = BlobWrite(
+            container,
+            self._upload_kwargs(encoded, instance_id),
+            token=token,
+            options=self._options,
+            account_url=self.account_url,
+            ensure_container=self._ensure_container,
+            container_gone=self._container_gone,
+        )
 
         def put() -> None:
             try:
-                self._ensure_container()
-                try:
-                    container.upload_blob(**kwargs)
-                except ResourceNotFoundError:
-                    # The container was deleted behind our back: create it again, once.
-                    self._container_ready = False
-                    self._ensure_container()
-                    container.upload_blob(**kwargs)
-                self._log_write(encoded, created=True)
-            except ResourceExistsError:
-                self._log_write(encoded, created=False)
+                outcome = store_verified(
+                    encoded, token, create=write.create, read=write.read, replace=write.replace
+                )
             except AzureError as exc:
                 raise _failure(exc, "upload", token) from exc
+            self._log_write(encoded, outcome)
 
         retrying(put, self._retry)
         return token
+
+    def _container_gone(self) -> None:
+        self._container_ready = False
 
     @staticmethod
     def _exists(check: Any) -> bool:
         """Whether a blob exists; False when the check itself fails (the write then decides)."""
         try:
-            return bool(check())
+            check()
         except AzureError:
             return False
+        return True
 
     @staticmethod
-    def _log_write(encoded: EncodedPayload, *, created: bool) -> None:
-        if created:
+    def _log_write(encoded: EncodedPayload, outcome: str) -> None:
+        if outcome == CREATED:
             _log.info("Stored %d bytes as blob %s (%d stored)", encoded.size, encoded.name, len(encoded.body))
+        elif outcome == REPLACED:
+            _log.warning("Blob %s did not hold the payload its name certifies; replaced it", encoded.name)
         else:
             _log.debug("Blob %s already holds this payload", encoded.name)
 
@@ -294,91 +321,92 @@ class BlobPayloadStore(PayloadStore):
         container = self._aio_client().get_container_client(self._options.container_name)
         if token in self.cache:
             with contextlib.suppress(AzureError):
-                if await container.get_blob_client(encoded.name).exists():
-                    return token
-        kwargs = self._upload_kwargs(encoded, instance_id)
+                await container.get_blob_client(encoded.name).get_blob_properties(**self._blob_kwargs())
+                return token
+        write = AsyncBlobWrite(
+            container,
+            self._upload_kwargs(encoded, instance_id),
+            token=token,
+            options=self._options,
+            account_url=self.account_url,
+            ensure_container=self._ensure_container_async,
+            container_gone=self._container_gone,
+        )
 
         async def put() -> None:
             try:
-                await self._ensure_container_async()
-                try:
-                    await container.upload_blob(**kwargs)
-                except ResourceNotFoundError:
-                    self._container_ready = False
-                    await self._ensure_container_async()
-                    await container.upload_blob(**kwargs)
-                self._log_write(encoded, created=True)
-            except ResourceExistsError:
-                self._log_write(encoded, created=False)
+                outcome = await store_verified_async(
+                    encoded, token, create=write.create, read=write.read, replace=write.replace
+                )
             except AzureError as exc:
                 raise _failure(exc, "upload", token) from exc
+            self._log_write(encoded, outcome)
 
         await retrying_async(put, self._retry)
         return token
 
     # -- reading ------------------------------------------------------------------------
 
-    def _check_stored_size(self, size: int, token: str) -> None:
-        limit = self._options.max_stored_payload_bytes + _GZIP_SLACK
-        if size > limit:
-            raise PayloadTooLargeError(size, self._options.max_stored_payload_bytes)
+    def _check_stored_size(self, properties: Any, token: str) -> None:
+        check_blob_size(properties, token, self._options)
 
-    def _decode(self, properties: Any, body: bytes, token: str) -> bytes:
-        metadata = properties.metadata or {}
-        return decode_payload(
-            body,
-            content_encoding=properties.content_settings.content_encoding,
-            sha256=metadata.get(_META_SHA256),
-            token=token,
-            options=self._options,
-        )
+    def _decode(self, properties: Any, body: bytes, token: str, name: str) -> bytes:
+        return decode_blob(properties, body, token, name, self._options)
 
     def download(self, token: str) -> bytes:
-        """Return the payload behind *token* (v1 or v2)."""
-        container, name = self._locate(token)
+        """Return the payload behind *token* (v1 or v2), verified as far as its name allows.
+
+        A blob above the read limit (``max_read_payload_bytes``) is refused
+        after the first bounded GET, before it is read whole.
+        """
+        container, name, account = self._locate(token)
+        extra = self._blob_kwargs() if account is self._own else {}
 
         def get() -> tuple[Any, bytes]:
             try:
                 # decompress=False: the SDK would otherwise inflate gzip blobs by itself.
-                stream = self._sync.get_container_client(container).download_blob(name, decompress=False)
-                self._check_stored_size(stream.properties.size, token)
+                stream = account.sync.get_container_client(container).download_blob(
+                    name, decompress=False, **extra
+                )
+                self._check_stored_size(stream.properties, token)
                 return stream.properties, stream.readall()
             except AzureError as exc:
                 raise _failure(exc, "download", token) from exc
 
         properties, body = retrying(get, self._retry)
         _log.info("Read blob %s/%s (%d bytes stored)", container, name, len(body))
-        return self._decode(properties, body, token)
+        return self._decode(properties, body, token, name)
 
     async def download_async(self, token: str) -> bytes:
         """Async twin of :meth:`download`."""
-        if not self._aio_native:
+        container, name, account = self._locate(token)
+        if not account.aio_native:
             return await asyncio.to_thread(self.download, token)
-        container, name = self._locate(token)
+        extra = self._blob_kwargs() if account is self._own else {}
 
         async def get() -> tuple[Any, bytes]:
             try:
-                client = self._aio_client().get_container_client(container)
-                stream = await client.download_blob(name, decompress=False)
-                self._check_stored_size(stream.properties.size, token)
+                client = account.aio_clients.get().get_container_client(container)
+                stream = await client.download_blob(name, decompress=False, **extra)
+                self._check_stored_size(stream.properties, token)
                 return stream.properties, await stream.readall()
             except AzureError as exc:
                 raise _failure(exc, "download", token) from exc
 
         properties, body = await retrying_async(get, self._retry)
         _log.info("Read blob %s/%s (%d bytes stored)", container, name, len(body))
-        return self._decode(properties, body, token)
+        return self._decode(properties, body, token, name)
 
     # -- lifecycle ----------------------------------------------------------------------
 
     def delete(self, token: str) -> bool:
         """Delete the blob behind *token*; False if it was already gone."""
-        container, name = self._locate(token)
+        container, name, account = self._locate(token)
         self._forget(token)
 
         def delete() -> bool:
             try:
-                self._sync.get_container_client(container).delete_blob(name)
+                account.sync.get_container_client(container).delete_blob(name)
             except ResourceNotFoundError:
                 return False
             except AzureError as exc:
@@ -389,12 +417,13 @@ class BlobPayloadStore(PayloadStore):
 
     def inspect(self, token: str) -> PayloadInfo:
         """Describe the blob behind *token* from its properties (no download)."""
-        container, name = self._locate(token)
-        blob = self._sync.get_container_client(container).get_blob_client(name)
+        container, name, account = self._locate(token)
+        blob = account.sync.get_container_client(container).get_blob_client(name)
+        extra = self._blob_kwargs() if account is self._own else {}
 
         def head() -> Any:
             try:
-                return blob.get_blob_properties()
+                return blob.get_blob_properties(**extra)
             except AzureError as exc:
                 raise _failure(exc, "inspect", token) from exc
 
@@ -416,28 +445,30 @@ class BlobPayloadStore(PayloadStore):
         return self._aio_clients.get()
 
     def close(self) -> None:
-        """Close the sync client and the transfer threads."""
-        self._sync.close()
+        """Close the sync clients and the transfer threads."""
+        for account in self._accounts.values():
+            account.sync.close()
         super().close()
 
     async def aclose(self) -> None:
-        """Close the sync client and this event loop's async client."""
-        client = self._aio_clients.pop()
-        if client is not None:
-            await client.close()
+        """Close the sync clients and this event loop's async clients."""
+        for account in self._accounts.values():
+            client = account.aio_clients.pop()
+            if client is not None:
+                await client.close()
         self.close()
 
 
 def _info(token: str, properties: Any) -> PayloadInfo:
     metadata = properties.metadata or {}
-    size = metadata.get(_META_SIZE)
-    instance = metadata.get(_META_INSTANCE)
+    size = metadata.get(META_SIZE)
+    instance = metadata.get(META_INSTANCE)
     return PayloadInfo(
         token=token,
         size=int(size) if size and size.isdigit() else None,
         stored_size=int(properties.size),
         content_encoding=properties.content_settings.content_encoding or "identity",
-        sha256=metadata.get(_META_SHA256),
+        sha256=metadata.get(META_SHA256),
         instance_id=unquote(instance) if instance is not None else None,
         created=properties.creation_time,
     )

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from .._codec import decode_payload, encode_payload
+from .._codec import Existing, decode_payload, encode_payload, store_verified
 from .._exceptions import PayloadNotFoundError
 from .._options import LargePayloadStorageOptions
 from .._store import PayloadInfo, PayloadStore
-from .._token import format_simple_token, parse_simple_token
+from .._token import format_simple_token, parse_simple_token, sha256_hex
 
 __all__ = ["InMemoryPayloadStore"]
 
@@ -22,8 +23,8 @@ _SCHEME = "memory"
 class _Stored:
     body: bytes
     content_encoding: str
-    sha256: str
-    size: int
+    sha256: str | None
+    size: int | None
     instance_id: str | None
     created: datetime
 
@@ -73,12 +74,26 @@ class InMemoryPayloadStore(PayloadStore):
         return len(self._objects)
 
     def upload(self, data: bytes, *, instance_id: str | None = None) -> str:
-        """Store *data*; identical payloads of one instance share one entry."""
+        """Store *data*; identical payloads of one instance share one entry.
+
+        An entry already under the payload's name counts only once it is
+        verified to be this payload; anything else there is replaced.
+        """
         encoded = encode_payload(data, self._options, instance_id)
+        name = encoded.name
+        token = format_simple_token(_SCHEME, name)
         with self._lock:
             self._uploads += 1
-            exists = encoded.name in self._objects
-        if not exists:
+
+        def read() -> Existing | None:
+            with self._lock:
+                existing = self._objects.get(name)
+            if existing is None:
+                return None
+            return Existing(existing, functools.partial(self._decode, token, existing))
+
+        def replace(tag: object) -> bool:
+            # Compressed only now: a payload found already stored never pays for it.
             stored = _Stored(
                 encoded.body,
                 encoded.content_encoding,
@@ -87,9 +102,20 @@ class InMemoryPayloadStore(PayloadStore):
                 instance_id,
                 datetime.now(timezone.utc),
             )
+            # The entry object checked plays the part of an ETag.
             with self._lock:
-                self._objects.setdefault(encoded.name, stored)
-        return format_simple_token(_SCHEME, encoded.name)
+                if self._objects.get(name) is not tag:
+                    return False
+                self._objects[name] = stored
+            return True
+
+        def create() -> bool:
+            with self._lock:
+                taken = name in self._objects
+            return not taken and replace(None)
+
+        store_verified(encoded, token, create=create, read=read, replace=replace)
+        return token
 
     async def upload_async(self, data: bytes, *, instance_id: str | None = None) -> str:
         """Async twin of :meth:`upload` (runs inline: there is no I/O)."""
@@ -103,16 +129,20 @@ class InMemoryPayloadStore(PayloadStore):
         return stored
 
     def download(self, token: str) -> bytes:
-        """Return the payload behind *token*."""
+        """Return the payload behind *token*, verified against its name."""
         with self._lock:
             self._downloads += 1
-        stored = self._get(token)
+        return self._decode(token, self._get(token))
+
+    def _decode(self, token: str, stored: _Stored) -> bytes:
         return decode_payload(
             stored.body,
             content_encoding=stored.content_encoding,
             sha256=stored.sha256,
             token=token,
             options=self._options,
+            name=parse_simple_token(_SCHEME, token),
+            instance_id=stored.instance_id,
         )
 
     async def download_async(self, token: str) -> bytes:
@@ -157,12 +187,24 @@ class InMemoryPayloadStore(PayloadStore):
             created=stored.created,
         )
 
-    def corrupt(self, token: str, body: bytes) -> None:
-        """Replace the stored bytes behind *token* (for tests of integrity checks)."""
+    def corrupt(self, token: str, body: bytes, *, forge_hash: bool = False) -> None:
+        """Replace the stored bytes behind *token*, or plant them there (for tests of integrity checks).
+
+        The entry keeps its metadata (a planted one has none, and says identity);
+        with *forge_hash*, its recorded SHA-256 becomes that of *body*, as an
+        attacker able to write metadata would make it.
+        """
         name = parse_simple_token(_SCHEME, token)
         self._forget(token)
         with self._lock:
-            old = self._objects[name]
+            old = self._objects.get(name)
+            if old is None:
+                old = _Stored(b"", "identity", None, None, None, datetime.now(timezone.utc))
             self._objects[name] = _Stored(
-                body, old.content_encoding, old.sha256, old.size, old.instance_id, old.created
+                body,
+                old.content_encoding,
+                sha256_hex(body) if forge_hash else old.sha256,
+                old.size,
+                old.instance_id,
+                old.created,
             )

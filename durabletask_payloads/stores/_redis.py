@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from collections.abc import Iterator
@@ -12,9 +13,7 @@ try:
     import redis.asyncio
     from redis.asyncio.retry import Retry as AsyncRetry
     from redis.backoff import NoBackoff
-    from redis.exceptions import AuthenticationError, AuthorizationError, RedisError, ResponseError
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
+    from redis.exceptions import RedisError, WatchError
     from redis.retry import Retry
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
@@ -22,50 +21,34 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
     ) from exc
 
 from .._codec import (
+    CREATED,
     MAX_RECORD_HEADER,
+    REPLACED,
+    Existing,
     decode_record,
     encode_payload,
+    max_stored_record,
     parse_record_header,
     record_header,
     record_info,
     split_record,
+    store_verified,
+    store_verified_async,
 )
 from .._concurrency import PerLoop
-from .._exceptions import (
-    InvalidPayloadTokenError,
-    PayloadError,
-    PayloadNotFoundError,
-    store_failure,
-)
+from .._exceptions import InvalidPayloadTokenError, PayloadNotFoundError, PayloadReadLimitError
+from .._options import read_limit
 from .._retry import RetryPolicy, retrying, retrying_async
 from .._store import PayloadInfo, PayloadStore
 from .._token import REDIS_V1_PREFIX, format_redis_token, is_content_name, parse_redis_token
+from ._redis_errors import failure
 from ._redis_options import RedisPayloadStoreOptions
 
 __all__ = ["RedisPayloadStore", "RedisPayloadStoreOptions"]
 
 _log = logging.getLogger("durabletask_payloads.stores.redis")
 
-# A Redis error reply starts with an upper-case code (OOM, WRONGTYPE, NOAUTH ...); the rest may quote data.
-_ERROR_CODE_RE = re.compile(r"[A-Z][A-Z_]{1,30}\b")
 _GLOB_SPECIAL_RE = re.compile(r"([*?\[\]\\])")
-
-
-def _describe(exc: RedisError) -> str:
-    """Name the error by its type and, for a server reply, its code: never by its message."""
-    if isinstance(exc, ResponseError):
-        match = _ERROR_CODE_RE.match(str(exc))
-        if match:
-            return f"{type(exc).__name__} {match.group(0)}"
-    return type(exc).__name__
-
-
-def _failure(exc: RedisError, operation: str, target: str) -> PayloadError:
-    # Connection failures and timeouts may pass; wrong credentials and error replies will not.
-    transient = isinstance(exc, (RedisConnectionError, RedisTimeoutError)) and not isinstance(
-        exc, (AuthenticationError, AuthorizationError)
-    )
-    return store_failure(operation, target, _describe(exc), transient=transient)
 
 
 class RedisPayloadStore(PayloadStore):
@@ -171,21 +154,50 @@ class RedisPayloadStore(PayloadStore):
         """Store *data* under its key (once per instance and content) and return its token.
 
         A payload this store has recently moved (it is in :attr:`cache`) is only
-        checked with ``EXISTS``: if the key is still there, nothing is sent.
+        checked with ``EXISTS``: if the key is still there, nothing is sent. A
+        key that already exists counts as stored only once its value is
+        verified to be this payload; anything else there is replaced, under
+        ``WATCH`` and only if it is still the value that was checked.
         """
         encoded = encode_payload(data, self._options, instance_id)
         key = self._options.key_prefix + encoded.name
         token = format_redis_token(key)
+        client = self._sync
+        ttl = self._options.ttl_milliseconds
+
+        def create() -> bool:
+            value = record_header(encoded, instance_id) + encoded.body
+            return bool(client.set(key, value, nx=True, px=ttl))
+
+        def read() -> Existing | None:
+            found = self._read(client, key)
+            return self._existing(found, key, token)
+
+        def replace(tag: object) -> bool:
+            if tag is None:
+                return create()
+            value = record_header(encoded, instance_id) + encoded.body
+            with client.pipeline(transaction=True) as pipe:
+                pipe.watch(key)  # type: ignore[no-untyped-call]
+                # Under WATCH a pipeline runs commands at once: is it still the value checked?
+                if pipe.getrange(key, 0, self._bound()) != tag:
+                    return False
+                pipe.multi()
+                pipe.set(key, value, px=ttl)
+                try:
+                    pipe.execute()
+                except WatchError:
+                    return False
+            return True
 
         def put() -> None:
             try:
-                if token in self.cache and self._sync.exists(key):
+                if token in self.cache and client.exists(key):
                     return
-                record = record_header(encoded, instance_id) + encoded.body
-                created = self._sync.set(key, record, nx=True, px=self._options.ttl_milliseconds)
+                outcome = store_verified(encoded, token, create=create, read=read, replace=replace)
             except RedisError as exc:
-                raise _failure(exc, "upload", token) from exc
-            self._log_write(created, encoded.size, key, len(encoded.body))
+                raise failure(exc, "upload", token) from exc
+            self._log_write(outcome, encoded.size, key, len(encoded.body))
 
         retrying(put, self._retry)
         return token
@@ -196,46 +208,114 @@ class RedisPayloadStore(PayloadStore):
         key = self._options.key_prefix + encoded.name
         token = format_redis_token(key)
         client = self._aio_client()
+        ttl = self._options.ttl_milliseconds
+
+        async def create() -> bool:
+            value = record_header(encoded, instance_id) + encoded.body
+            return bool(await client.set(key, value, nx=True, px=ttl))
+
+        async def read() -> Existing | None:
+            found = await self._read_async(client, key)
+            return self._existing(found, key, token)
+
+        async def replace(tag: object) -> bool:
+            if tag is None:
+                return await create()
+            value = record_header(encoded, instance_id) + encoded.body
+            async with client.pipeline(transaction=True) as pipe:
+                await pipe.watch(key)
+                if await pipe.getrange(key, 0, self._bound()) != tag:
+                    return False
+                pipe.multi()  # type: ignore[no-untyped-call]
+                pipe.set(key, value, px=ttl)
+                try:
+                    await pipe.execute()
+                except WatchError:
+                    return False
+            return True
 
         async def put() -> None:
             try:
                 if token in self.cache and await client.exists(key):
                     return
-                record = record_header(encoded, instance_id) + encoded.body
-                created = await client.set(key, record, nx=True, px=self._options.ttl_milliseconds)
+                outcome = await store_verified_async(
+                    encoded, token, create=create, read=read, replace=replace
+                )
             except RedisError as exc:
-                raise _failure(exc, "upload", token) from exc
-            self._log_write(created, encoded.size, key, len(encoded.body))
+                raise failure(exc, "upload", token) from exc
+            self._log_write(outcome, encoded.size, key, len(encoded.body))
 
         await retrying_async(put, self._retry)
         return token
 
+    def _existing(self, found: tuple[bool, int, bytes], key: str, token: str) -> Existing | None:
+        # The value read (at most the read limit of it) is what a replace is conditional on.
+        if not found[0]:
+            return None
+        return Existing(found[2], functools.partial(self._decode, found, key, token))
+
     @staticmethod
-    def _log_write(created: object, size: int, key: str, stored: int) -> None:
-        if created:
+    def _log_write(outcome: str, size: int, key: str, stored: int) -> None:
+        if outcome == CREATED:
             _log.info("Stored %d bytes as Redis key %s (%d stored)", size, key, stored)
+        elif outcome == REPLACED:
+            _log.warning("Redis key %s did not hold the payload its name certifies; replaced it", key)
         else:
             _log.debug("Redis key %s already holds this payload", key)
 
     # -- reading ------------------------------------------------------------------------
 
-    def _decode(self, record: object, key: str, token: str) -> bytes:
-        if record is None:
+    def _read(self, client: Any, key: str) -> tuple[bool, int, bytes]:
+        """Return whether *key* exists, its length and (at most the read limit of) its value.
+
+        GETRANGE sends at most one byte more than the largest record this store
+        reads, whatever is stored. Not a MULTI: Redis refuses MULTI when it is
+        out of memory, and reads must go on then; the bound holds without it.
+        """
+        with client.pipeline(transaction=False) as pipe:
+            pipe.strlen(key)
+            pipe.getrange(key, 0, self._bound())
+            length, head = pipe.execute()
+        # Nothing read: a missing key, or an empty value (which is refused as not a record).
+        return bool(head) or bool(client.exists(key)), int(length), head
+
+    async def _read_async(self, client: Any, key: str) -> tuple[bool, int, bytes]:
+        """Async twin of :meth:`_read`."""
+        async with client.pipeline(transaction=False) as pipe:
+            pipe.strlen(key)
+            pipe.getrange(key, 0, self._bound())
+            length, head = await pipe.execute()
+        return bool(head) or bool(await client.exists(key)), int(length), head
+
+    def _bound(self) -> int:
+        return max_stored_record(self._options)
+
+    def _decode(self, found: tuple[bool, int, bytes], key: str, token: str) -> bytes:
+        exists, length, record = found
+        if not exists:
             raise self._gone(token)
         assert isinstance(record, bytes)  # the clients are made without decode_responses
-        _log.info("Read Redis key %s (%d bytes stored)", key, len(record))
+        if len(record) > self._bound():
+            # Only the first bytes were sent: the value is refused without being read whole.
+            raise PayloadReadLimitError(token, max(length, len(record)), read_limit(self._options))
+        _log.info("Read Redis key %s (%d bytes stored)", key, length)
         header, body = split_record(record, token=token, where=f"Redis key {key}")
-        return decode_record(header, body, token=token, options=self._options)
+        name = key[-32:]
+        return decode_record(header, body, token=token, name=name, options=self._options)
 
     def download(self, token: str) -> bytes:
-        """Return the payload behind *token*, checking its SHA-256."""
+        """Return the payload behind *token*, verified against its name and SHA-256.
+
+        A value above the read limit (``max_read_payload_bytes``) is refused
+        after at most that many bytes were sent.
+        """
         key = self._locate(token)
 
-        def get() -> object:
+        def get() -> tuple[bool, int, bytes]:
             try:
-                return self._sync.get(key)
+                return self._read(self._sync, key)
             except RedisError as exc:
-                raise _failure(exc, "download", token) from exc
+                raise failure(exc, "download", token) from exc
 
         return self._decode(retrying(get, self._retry), key, token)
 
@@ -244,11 +324,11 @@ class RedisPayloadStore(PayloadStore):
         key = self._locate(token)
         client = self._aio_client()
 
-        async def get() -> object:
+        async def get() -> tuple[bool, int, bytes]:
             try:
-                return await client.get(key)
+                return await self._read_async(client, key)
             except RedisError as exc:
-                raise _failure(exc, "download", token) from exc
+                raise failure(exc, "download", token) from exc
 
         return self._decode(await retrying_async(get, self._retry), key, token)
 
@@ -263,7 +343,7 @@ class RedisPayloadStore(PayloadStore):
             try:
                 return bool(self._sync.delete(key))
             except RedisError as exc:
-                raise _failure(exc, "delete", token) from exc
+                raise failure(exc, "delete", token) from exc
 
         return retrying(delete, self._retry)
 
@@ -278,7 +358,7 @@ class RedisPayloadStore(PayloadStore):
                     pipe.strlen(key)
                     start, length = pipe.execute()
             except RedisError as exc:
-                raise _failure(exc, "inspect", token) from exc
+                raise failure(exc, "inspect", token) from exc
             return start, length
 
         head, length = retrying(read_header, self._retry)
@@ -302,7 +382,7 @@ class RedisPayloadStore(PayloadStore):
                 except PayloadNotFoundError:
                     continue  # expired or deleted since the scan saw it
         except RedisError as exc:
-            raise _failure(exc, "list", prefix) from exc
+            raise failure(exc, "list", prefix) from exc
 
     def _aio_client(self) -> redis.asyncio.Redis:
         return self._aio_clients.get()

@@ -8,6 +8,11 @@ from .._options import RemoteStoreOptions, check_key_prefix, check_seconds
 
 __all__ = ["RedisPayloadStoreOptions"]
 
+#: The longest TTL: a century (``SET ... PX`` takes milliseconds; None keeps keys for ever).
+MAX_TTL_SECONDS = 100 * 365 * 86_400
+#: The longest connect or command timeout: a socket timeout cannot hold much more.
+MAX_TIMEOUT_SECONDS = 86_400.0
+
 
 @dataclass(eq=True)
 class RedisPayloadStoreOptions(RemoteStoreOptions):
@@ -38,9 +43,10 @@ class RedisPayloadStoreOptions(RemoteStoreOptions):
             leaves it as it is). A payload read after it expired fails with
             :class:`~durabletask_payloads.PayloadNotFoundError`, so the TTL must
             outlast every orchestration that can still read it, replays
-            included. None (the default) keeps payloads until deleted.
-        connect_timeout_seconds: Time allowed to connect. Default 5.
-        timeout_seconds: Time allowed for a command's answer. Default 30.
+            included. None (the default) keeps payloads until deleted. From
+            0.001 to 3,153,600,000 (a century).
+        connect_timeout_seconds: Time allowed to connect. Default 5; at most 86,400.
+        timeout_seconds: Time allowed for a command's answer. Default 30; at most 86,400.
 
     """
 
@@ -73,9 +79,18 @@ class RedisPayloadStoreOptions(RemoteStoreOptions):
         check_key_prefix(self.key_prefix)
         if self.ttl_seconds is not None:
             check_seconds(self, "ttl_seconds")
-            if self.ttl_seconds < 0.001:
-                raise ValueError(f"ttl_seconds must be at least 0.001 (1 ms), got {self.ttl_seconds!r}")
+            if not 0.001 <= self.ttl_seconds <= MAX_TTL_SECONDS:
+                raise ValueError(
+                    f"ttl_seconds must be from 0.001 (1 ms) to {MAX_TTL_SECONDS:,} (a century; None keeps "
+                    f"keys for ever), got {self.ttl_seconds!r}"
+                )
         check_seconds(self, "connect_timeout_seconds", "timeout_seconds")
+        for name in ("connect_timeout_seconds", "timeout_seconds"):
+            value = getattr(self, name)
+            if value > MAX_TIMEOUT_SECONDS:
+                raise ValueError(
+                    f"{name} must be at most {MAX_TIMEOUT_SECONDS:,.0f} s (a day), got {value!r}"
+                )
 
     @property
     def ttl_milliseconds(self) -> int | None:

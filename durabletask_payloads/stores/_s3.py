@@ -5,93 +5,42 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import re
 import threading
-import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import quote, unquote
 
 try:
     import obstore
-    from obstore.exceptions import (
-        AlreadyExistsError,
-        BaseError,
-        InvalidPathError,
-        NotSupportedError,
-        PermissionDeniedError,
-        UnauthenticatedError,
-        UnknownConfigurationKeyError,
-    )
+    from obstore.exceptions import BaseError
     from obstore.store import S3Store
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError("S3PayloadStore needs the S3 extra: pip install 'durabletask-payloads[s3]'") from exc
 
-from .._codec import GZIP, IDENTITY, EncodedPayload, decode_payload, encode_payload
-from .._exceptions import (
-    InvalidPayloadTokenError,
-    PayloadError,
-    PayloadNotFoundError,
-    PayloadTooLargeError,
-    store_failure,
-)
-from .._retry import RetryPolicy, is_transient_status, retrying
+from .._codec import FOUND, REPLACED, EncodedPayload, Existing, encode_payload, store_verified
+from .._exceptions import InvalidPayloadTokenError, PayloadNotFoundError
+from .._retry import RetryPolicy, retrying
 from .._store import PayloadInfo, PayloadStore
 from .._token import S3_V1_PREFIX, KeyToken, format_s3_token, is_content_name, parse_s3_token
+from ._s3_objects import (
+    attributes,
+    decode_object,
+    describe_object,
+    failure,
+    put_object,
+    read_body,
+    refusal,
+)
 from ._s3_options import S3PayloadStoreOptions
 
 if TYPE_CHECKING:
-    from obstore import Attributes, GetResult
+    from obstore import Attributes, GetResult, PutMode
     from obstore.store import ClientConfig, RetryConfig, S3Config
 
 __all__ = ["S3PayloadStore", "S3PayloadStoreOptions"]
 
 _log = logging.getLogger("durabletask_payloads.stores.s3")
-
-# Object metadata (x-amz-meta-*): the payload's hash, size and instance, for checks and clean-up.
-_META_SHA256 = "payloadsha256"
-_META_SIZE = "payloadsize"
-_META_INSTANCE = "instanceid"
-# gzip of incompressible data is a little larger than the data.
-_GZIP_SLACK = 64 * 1024
-# obstore's messages quote the request URL; only the HTTP status is taken from them.
-_STATUS_RE = re.compile(r"status code: (\d{3})\b")
-# S3 answers 409 ConditionalRequestConflict while another conditional write of the key is in flight.
-_CONFLICT_ATTEMPTS = 4
-_CONFLICT_BACKOFF_SECONDS = 0.05
-
-
 _T = TypeVar("_T")
-_PERMANENT = (
-    PermissionDeniedError,
-    UnauthenticatedError,
-    NotSupportedError,
-    InvalidPathError,
-    UnknownConfigurationKeyError,
-)
-
-
-def _status(exc: BaseException) -> str | None:
-    """Return the HTTP status an obstore error reports, if any (only its three digits are read)."""
-    match = _STATUS_RE.search(str(exc))
-    return match.group(1) if match else None
-
-
-def _describe(exc: BaseException) -> str:
-    """Name the error by its type and HTTP status: never by its message, which quotes URLs."""
-    status = _status(exc)
-    return type(exc).__name__ + (f" (HTTP {status})" if status else "")
-
-
-def _failure(exc: Exception, operation: str, target: str) -> PayloadError:
-    # obstore raises the built-in FileNotFoundError for a missing object.
-    if isinstance(exc, FileNotFoundError):
-        return PayloadNotFoundError(target, "no such S3 object")
-    status = _status(exc)
-    # Without an HTTP answer it was a connection failure or a timeout, unless obstore names a cause.
-    transient = is_transient_status(status) if status is not None else not isinstance(exc, _PERMANENT)
-    return store_failure(operation, target, _describe(exc), transient=transient)
 
 
 class S3PayloadStore(PayloadStore):
@@ -158,6 +107,9 @@ class S3PayloadStore(PayloadStore):
             config["region"] = options.region
         if options.endpoint_url is not None:
             config["endpoint"] = options.endpoint_url
+        # SSE settings, sent by obstore with every PUT (and, for SSE-C, every GET and HEAD).
+        for setting, value in options.encryption_config().items():
+            config[setting] = value  # type: ignore[literal-required]
         if options.access_key_id is not None and options.secret_access_key is not None:
             config["access_key_id"] = options.access_key_id
             config["secret_access_key"] = options.secret_access_key
@@ -213,24 +165,14 @@ class S3PayloadStore(PayloadStore):
 
     # -- writing ------------------------------------------------------------------------
 
-    def _attributes(self, encoded: EncodedPayload, instance_id: str | None) -> Attributes:
-        attributes: Attributes = {
-            "Content-Type": "application/octet-stream",
-            _META_SHA256: encoded.sha256,
-            _META_SIZE: str(encoded.size),
-        }
-        if encoded.content_encoding == GZIP:
-            attributes["Content-Encoding"] = GZIP
-        if instance_id is not None:
-            # Metadata travels as HTTP headers: percent-encode to keep it ASCII.
-            attributes[_META_INSTANCE] = quote(instance_id, safe="")
-        return attributes
-
     def upload(self, data: bytes, *, instance_id: str | None = None) -> str:
         """Store *data* as an object (once per instance and content) and return its token.
 
         A payload this store has recently moved (it is in :attr:`cache`) is only
-        checked with a HEAD request: if the object is still there, nothing is sent.
+        checked with a HEAD request: if the object is still there, nothing is
+        sent. An object already at the key counts as stored only once it is
+        verified to be this payload; anything else there is replaced, on the
+        condition that it is still the object that was checked (``If-Match``).
         """
         encoded = encode_payload(data, self._options, instance_id)
         key = self._options.key_prefix + encoded.name
@@ -238,33 +180,34 @@ class S3PayloadStore(PayloadStore):
         client = self._client(self._options.bucket)
         if token in self.cache and self._exists(client, key):
             return token
-        attributes = self._attributes(encoded, instance_id)
-        retrying(lambda: self._put(client, key, token, encoded, attributes), self._retry)
+        headers = attributes(encoded, instance_id)
+        retrying(lambda: self._store(client, key, token, encoded, headers), self._retry)
         return token
 
-    def _put(
-        self, client: S3Store, key: str, token: str, encoded: EncodedPayload, attributes: Attributes
+    def _store(
+        self, client: S3Store, key: str, token: str, encoded: EncodedPayload, headers: Attributes
     ) -> None:
-        for attempt in range(_CONFLICT_ATTEMPTS):
+        def read() -> Existing | None:
             try:
-                # One PUT (no multipart), so that If-None-Match applies to the whole object.
-                obstore.put(
-                    client, key, encoded.body, mode="create", attributes=attributes, use_multipart=False
-                )
-            except AlreadyExistsError as exc:
-                # 412: stored already. 409 (obstore reports it the same way): another conditional
-                # write of this key is in flight and may yet fail; ask again once it had time to end.
-                if _status(exc) == "409":
-                    if attempt + 1 == _CONFLICT_ATTEMPTS:
-                        raise _failure(exc, "upload", token) from exc
-                    time.sleep(_CONFLICT_BACKOFF_SECONDS * 2**attempt)
-                    continue
-                _log.debug("S3 object %s already holds this payload", encoded.name)
+                result = obstore.get(client, key)
+            except FileNotFoundError:
+                return None
             except (BaseError, OSError) as exc:
-                raise _failure(exc, "upload", token) from exc
-            else:
-                _log.info("Stored %d bytes as S3 object %s (%d stored)", encoded.size, key, len(encoded.body))
-            break
+                raise failure(exc, "upload", token) from exc
+            # Its body is read (within the read limit) only if it is checked.
+            return Existing(
+                result.meta["e_tag"], functools.partial(self._read_and_decode, result, token, key)
+            )
+
+        def replace(tag: object) -> bool:
+            mode: PutMode = {"e_tag": str(tag)} if tag is not None else "create"
+            return put_object(client, key, token, encoded, headers, mode=mode)
+
+        outcome = store_verified(encoded, token, create=lambda: replace(None), read=read, replace=replace)
+        if outcome == REPLACED:
+            _log.warning("S3 object %s did not hold the payload its name certifies; replaced it", key)
+        elif outcome == FOUND:
+            _log.debug("S3 object %s already holds this payload", key)
 
     @staticmethod
     def _exists(client: S3Store, key: str) -> bool:
@@ -284,40 +227,37 @@ class S3PayloadStore(PayloadStore):
 
     # -- reading ------------------------------------------------------------------------
 
-    def _check_stored_size(self, result: GetResult, token: str) -> None:
-        # The body has not been read yet: an oversized object is refused before it is.
-        size = int(result.meta["size"])
-        if size > self._options.max_stored_payload_bytes + _GZIP_SLACK:
-            raise PayloadTooLargeError(size, self._options.max_stored_payload_bytes)
+    def _fetch(self, client: S3Store, key: str, token: str) -> tuple[GetResult, bytes]:
+        """GET an object; one above the read limit is refused before its body is read."""
+        try:
+            result = obstore.get(client, key)
+        except (BaseError, OSError) as exc:
+            raise failure(exc, "download", token) from exc
+        refused = refusal(result, token, self._options)
+        if refused is not None:
+            # Drop the response now, so its connection closes: a raised error's frames would keep it.
+            del result
+            raise refused
+        return result, read_body(result, token)
 
-    def _decode(self, result: GetResult, body: bytes, token: str) -> bytes:
-        attributes = result.attributes
-        sha256 = attributes.get(_META_SHA256)
-        return decode_payload(
-            body,
-            content_encoding=attributes.get("Content-Encoding"),
-            sha256=sha256 if isinstance(sha256, str) else None,
-            token=token,
-            options=self._options,
-        )
+    def _read_and_decode(self, result: GetResult, token: str, key: str) -> bytes:
+        refused = refusal(result, token, self._options)
+        if refused is not None:
+            raise refused
+        return decode_object(result, read_body(result, token), token, key, self._options)
 
     def download(self, token: str) -> bytes:
-        """Return the payload behind *token*."""
+        """Return the payload behind *token*, verified against its name and SHA-256.
+
+        An object above the read limit (``max_read_payload_bytes``) is refused
+        from its size, before its body is read.
+        """
         parsed = self._locate(token)
         assert parsed.bucket is not None  # S3 tokens always name one
         client = self._client(parsed.bucket)
-
-        def get() -> tuple[GetResult, bytes]:
-            try:
-                result = obstore.get(client, parsed.key)
-                self._check_stored_size(result, token)
-                return result, result.bytes().to_bytes()
-            except (BaseError, OSError) as exc:
-                raise _failure(exc, "download", token) from exc
-
-        result, body = retrying(get, self._retry)
+        result, body = retrying(lambda: self._fetch(client, parsed.key, token), self._retry)
         _log.info("Read S3 object %s/%s (%d bytes stored)", parsed.bucket, parsed.key, len(body))
-        return self._decode(result, body, token)
+        return decode_object(result, body, token, parsed.key, self._options)
 
     async def download_async(self, token: str) -> bytes:
         """Async twin of :meth:`download` (on the transfer threads, see the class docstring)."""
@@ -340,7 +280,7 @@ class S3PayloadStore(PayloadStore):
             except FileNotFoundError:
                 return False
             except (BaseError, OSError) as exc:
-                raise _failure(exc, "delete", token) from exc
+                raise failure(exc, "delete", token) from exc
             return True
 
         return retrying(delete, self._retry)
@@ -355,9 +295,9 @@ class S3PayloadStore(PayloadStore):
             try:
                 return obstore.get(client, parsed.key, options={"head": True})
             except (BaseError, OSError) as exc:
-                raise _failure(exc, "inspect", token) from exc
+                raise failure(exc, "inspect", token) from exc
 
-        return _info(token, retrying(head, self._retry))
+        return describe_object(token, retrying(head, self._retry))
 
     def list_payloads(self) -> Iterator[PayloadInfo]:
         """Yield every payload object (``key_prefix`` + 32 hex) in ``bucket``.
@@ -380,28 +320,10 @@ class S3PayloadStore(PayloadStore):
                     except PayloadNotFoundError:
                         continue  # deleted since it was listed
         except (BaseError, OSError) as exc:
-            raise _failure(exc, "list", self._options.bucket) from exc
+            raise failure(exc, "list", self._options.bucket) from exc
 
     def close(self) -> None:
         """Drop the clients (their connections close with them) and the transfer threads."""
         with self._clients_lock:
             self._clients.clear()
         super().close()
-
-
-def _info(token: str, result: GetResult) -> PayloadInfo:
-    attributes = result.attributes
-    size = attributes.get(_META_SIZE)
-    instance = attributes.get(_META_INSTANCE)
-    sha256 = attributes.get(_META_SHA256)
-    encoding = attributes.get("Content-Encoding")
-    return PayloadInfo(
-        token=token,
-        size=int(size) if isinstance(size, str) and size.isdigit() else None,
-        stored_size=int(result.meta["size"]),
-        content_encoding=encoding if isinstance(encoding, str) else IDENTITY,
-        sha256=sha256 if isinstance(sha256, str) else None,
-        instance_id=unquote(instance) if isinstance(instance, str) else None,
-        # S3 keeps no creation time; an object written once is never modified.
-        created=result.meta["last_modified"],
-    )

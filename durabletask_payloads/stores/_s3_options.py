@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from .._options import RemoteStoreOptions, check_key_prefix, check_seconds
 from .._token import is_s3_bucket_name
 
 __all__ = ["S3PayloadStoreOptions"]
+
+#: SSE modes a store may ask for by name; SSE-C is chosen by giving ``sse_customer_key``.
+_SSE_MODES = ("AES256", "aws:kms", "aws:kms:dsse")
+#: The longest connect or request timeout: sockets and obstore's durations cannot hold much more.
+MAX_TIMEOUT_SECONDS = 86_400.0
 
 
 def _check_bucket(name: str, value: object) -> str:
@@ -18,6 +27,20 @@ def _check_bucket(name: str, value: object) -> str:
             f"'-', starting and ending with a letter or digit), got {value!r}"
         )
     return value
+
+
+def _key_may_go_to(endpoint_url: str) -> bool:
+    """Whether a customer key may be sent to *endpoint_url*: https, or http to this machine (tests)."""
+    parts = urlsplit(endpoint_url)
+    if parts.scheme == "https":
+        return True
+    host = parts.hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(eq=True)
@@ -59,8 +82,21 @@ class S3PayloadStoreOptions(RemoteStoreOptions):
             when the credentials expire.
         allowed_buckets: Further buckets whose tokens may be read. A token
             naming any other bucket is refused before any request is made.
-        connect_timeout_seconds: Time allowed to connect. Default 10.
-        timeout_seconds: Time allowed for a whole request, body included. Default 60.
+        connect_timeout_seconds: Time allowed to connect. Default 10; at most 86,400.
+        timeout_seconds: Time allowed for a whole request, body included.
+            Default 60; at most 86,400.
+        server_side_encryption: Encrypt objects at rest with keys S3 holds:
+            ``"AES256"`` (SSE-S3), ``"aws:kms"`` (SSE-KMS) or ``"aws:kms:dsse"``
+            (DSSE-KMS). None (the default) leaves it to the bucket's default
+            encryption. Sent on every write; reads need nothing.
+        sse_kms_key_id: The KMS key for SSE-KMS (an ID, ARN or alias);
+            implies ``server_side_encryption="aws:kms"`` when that is not set.
+        sse_customer_key: SSE-C: a 256-bit key of your own, base64-encoded, sent
+            with every write and read (and HEAD) of every bucket this store
+            reads; S3 keeps only its hash. Objects written with it cannot be
+            read without it. Needs an https ``endpoint_url`` (or none: AWS),
+            or plain http to a loopback address. Not shown by ``repr()``.
+            Excludes the two above.
 
     """
 
@@ -76,6 +112,9 @@ class S3PayloadStoreOptions(RemoteStoreOptions):
     allowed_buckets: tuple[str, ...] = ()
     connect_timeout_seconds: float = 10.0
     timeout_seconds: float = 60.0
+    server_side_encryption: str | None = None
+    sse_kms_key_id: str | None = None
+    sse_customer_key: str | None = field(default=None, repr=False)
 
     def _validate(self) -> None:
         super()._validate()
@@ -104,8 +143,55 @@ class S3PayloadStoreOptions(RemoteStoreOptions):
             )
         if self.credential_provider is not None and not callable(self.credential_provider):
             raise ValueError("credential_provider must be callable")
-        check_seconds(
-            self,
-            "connect_timeout_seconds",
-            "timeout_seconds",
-        )
+        check_seconds(self, "connect_timeout_seconds", "timeout_seconds")
+        for name in ("connect_timeout_seconds", "timeout_seconds"):
+            if getattr(self, name) > MAX_TIMEOUT_SECONDS:
+                value = getattr(self, name)
+                raise ValueError(
+                    f"{name} must be at most {MAX_TIMEOUT_SECONDS:,.0f} (one day), got {value!r}"
+                )
+        self._validate_encryption()
+
+    def _validate_encryption(self) -> None:
+        mode = self.server_side_encryption
+        if mode is not None and mode not in _SSE_MODES:
+            raise ValueError(
+                f"server_side_encryption must be None or one of {', '.join(_SSE_MODES)}, got {mode!r} "
+                "(for SSE-C give sse_customer_key)"
+            )
+        if self.sse_kms_key_id is not None:
+            if not isinstance(self.sse_kms_key_id, str) or not self.sse_kms_key_id.strip():
+                raise ValueError(
+                    f"sse_kms_key_id must be a KMS key ID, ARN or alias, got {self.sse_kms_key_id!r}"
+                )
+            if mode == "AES256":
+                raise ValueError("sse_kms_key_id needs server_side_encryption 'aws:kms' or 'aws:kms:dsse'")
+        if self.sse_customer_key is not None:
+            # The key is a secret: it is never quoted.
+            if mode is not None or self.sse_kms_key_id is not None:
+                raise ValueError(
+                    "sse_customer_key (SSE-C) excludes server_side_encryption and sse_kms_key_id"
+                )
+            try:
+                key = base64.b64decode(self.sse_customer_key, validate=True)
+            except (binascii.Error, TypeError, ValueError):
+                key = b""
+            if len(key) != 32:
+                raise ValueError("sse_customer_key must be a 256-bit (32-byte) key, base64-encoded")
+            if self.endpoint_url is not None and not _key_may_go_to(self.endpoint_url):
+                raise ValueError(
+                    "sse_customer_key needs an https:// endpoint_url (S3 refuses SSE-C over http, and the "
+                    "key would cross the network in clear); plain http is allowed to a loopback address only"
+                )
+
+    def encryption_config(self) -> dict[str, str]:
+        """Return the encryption settings as obstore's S3 configuration keys (secrets included)."""
+        if self.sse_customer_key is not None:
+            return {"server_side_encryption": "sse-c", "sse_customer_key_base64": self.sse_customer_key}
+        config: dict[str, str] = {}
+        mode = self.server_side_encryption or ("aws:kms" if self.sse_kms_key_id is not None else None)
+        if mode is not None:
+            config["server_side_encryption"] = mode
+        if self.sse_kms_key_id is not None:
+            config["sse_kms_key_id"] = self.sse_kms_key_id
+        return config

@@ -29,11 +29,13 @@ from durabletask_payloads import (
     BlobPayloadStore,
     BlobPayloadStoreOptions,
     InvalidPayloadTokenError,
+    deexternalize_payloads,
 )
 
 from ..conftest import Backend
 from ..e2e import workflows as wf
 from ..e2e.conftest import start_env, stop_env
+from ..faults import FaultProxy
 from ..helpers import order_batch_of_size
 from ..interop import vectors
 from ..services import Azurite
@@ -108,13 +110,21 @@ class TestReadingWhatDotNetWrote:
             assert hashlib.sha256(data).hexdigest() == blob["payload_sha256"]
 
     def test_a_v2_token_for_another_endpoint_is_refused_before_any_request(
-        self, dotnet_blobs: BlobServiceClient, store: BlobPayloadStore, azurite: Azurite
+        self, dotnet_blobs: BlobServiceClient, azurite: Azurite
     ) -> None:
-        if azurite.port == 10000:
-            pytest.skip("Azurite happens to listen on the contract's own endpoint")
-        token = BLOBS[0]["tokens"][1]
-        with pytest.raises(InvalidPayloadTokenError, match="another storage account"):
-            store.download(token)
+        """The contract's own endpoint (127.0.0.1:10000) is another account for a store behind a proxy."""
+        proxy = FaultProxy(azurite.port)
+        proxy.start()
+        try:
+            connection = azurite.connection_string.replace(f":{azurite.port}/", f":{proxy.port}/")
+            with BlobPayloadStore.from_connection_string(connection, container_name=CONTAINER) as store:
+                token = BLOBS[0]["tokens"][1]
+                with pytest.raises(InvalidPayloadTokenError, match="another storage account"):
+                    store.download(token)
+                assert store.download(_here(token, azurite).replace(str(azurite.port), str(proxy.port)))
+        finally:
+            proxy.stop()
+        assert [method for method, _ in proxy.requests] == ["GET"]  # only the read of its own token
 
     @pytest.mark.e2e
     @pytest.mark.parametrize("blob", BLOBS, ids=lambda b: b["id"])
@@ -146,6 +156,30 @@ class TestReadingWhatDotNetWrote:
                 assert output["same_echo"] is True
         finally:
             stop_env(env)
+
+
+class TestMalformedTokens:
+    """.NET throws on a malformed blob:v1:/blob:v2: value; we keep it as data and fetch nothing."""
+
+    @pytest.mark.parametrize(
+        "case", [c for c in vectors()["tokens"] if not c["valid"]], ids=lambda c: c["token"][:50]
+    )
+    def test_it_stays_data_and_costs_no_request(self, azurite: Azurite, case: dict[str, Any]) -> None:
+        proxy = FaultProxy(azurite.port)
+        proxy.start()
+        try:
+            connection = azurite.connection_string.replace(f":{azurite.port}/", f":{proxy.port}/")
+            with BlobPayloadStore.from_connection_string(connection, container_name=CONTAINER) as store:
+                assert not store.is_known_token(case["token"])
+                response = pb.GetInstanceResponse(exists=True)
+                response.orchestrationState.input.value = case["token"]
+                assert deexternalize_payloads(response, store) == 0
+                assert response.orchestrationState.input.value == case["token"]
+                with pytest.raises(InvalidPayloadTokenError):
+                    store.download(case["token"])
+        finally:
+            proxy.stop()
+        assert proxy.requests == []
 
 
 class TestWritingWhatDotNetReads:
@@ -196,19 +230,21 @@ class TestEncodingComesFromTheBlob:
             container = service.get_container_client(CONTAINER)
             if not container.exists():
                 container.create_container()
+            # Version-4 GUID names, as .NET writes them (ours would have to match their content).
+            gzipped, plain = uuid.uuid4().hex, uuid.uuid4().hex
             container.upload_blob(
-                "a" * 32,
+                gzipped,
                 gzip.compress(inner),
                 overwrite=True,
                 content_settings=ContentSettings(content_encoding="gzip"),
             )
-            container.upload_blob("b" * 32, inner, overwrite=True)
+            container.upload_blob(plain, inner, overwrite=True)
         options = BlobPayloadStoreOptions(
             connection_string=azurite.connection_string, container_name=CONTAINER, enable_compression=False
         )
         with BlobPayloadStore(options) as store:
-            assert store.download(f"blob:v1:{CONTAINER}:" + "a" * 32) == inner
-            assert store.download(f"blob:v1:{CONTAINER}:" + "b" * 32) == inner
+            assert store.download(f"blob:v1:{CONTAINER}:{gzipped}") == inner
+            assert store.download(f"blob:v1:{CONTAINER}:{plain}") == inner
 
     def test_default_options_read_an_uncompressed_dotnet_blob(
         self, dotnet_blobs: BlobServiceClient, azurite: Azurite

@@ -77,9 +77,17 @@ class TestWrites:
 
     def test_a_second_upload_does_not_overwrite(self, store: RedisPayloadStore, raw: redis.Redis) -> None:
         token = store.upload(b"original", instance_id="i")
+        raw.pexpire(_key(token), 50_000)  # a rewrite would drop this expiry
+        assert store.upload(b"original", instance_id="i") == token
+        assert 0 < raw.pttl(_key(token)) <= 50_000
+
+    def test_a_second_upload_replaces_a_value_that_is_not_the_payload(
+        self, store: RedisPayloadStore, raw: redis.Redis
+    ) -> None:
+        token = store.upload(b"original", instance_id="i")
         raw.set(_key(token), b"replaced by someone else")
         assert store.upload(b"original", instance_id="i") == token
-        assert raw.get(_key(token)) == b"replaced by someone else"
+        assert store.download(token) == b"original"
 
     def test_racing_writers_end_with_one_key(self, redis_server: Redis, raw: redis.Redis) -> None:
         options = _options(redis_server)
@@ -323,7 +331,7 @@ class TestOptions:
             ({"key_prefix": "a b:"}, "key_prefix 'a b:' cannot be used"),
             ({"key_prefix": "x" * 1000}, "cannot be used: it is longer than"),
             ({"ttl_seconds": 0}, "ttl_seconds must be a positive number"),
-            ({"ttl_seconds": 0.0001}, "ttl_seconds must be at least 0.001"),
+            ({"ttl_seconds": 0.0001}, "ttl_seconds must be from 0.001"),
             ({"retry_total": -1}, "retry_total must be an integer from 0 to 20"),
             ({"timeout_seconds": "5"}, "timeout_seconds must be a positive number"),
         ],

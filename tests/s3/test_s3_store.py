@@ -16,8 +16,8 @@ from durabletask_payloads import (
     InvalidPayloadTokenError,
     PayloadIntegrityError,
     PayloadNotFoundError,
+    PayloadReadLimitError,
     PayloadStoreUnavailableError,
-    PayloadTooLargeError,
     S3PayloadStore,
     S3PayloadStoreOptions,
 )
@@ -85,13 +85,14 @@ class TestConditionalCreate:
         assert store.upload(b"same payload", instance_id="i") == token
         assert s3.head_object(Bucket=bucket, Key=_key(token))["ETag"] == etag
 
-    def test_an_existing_object_is_left_as_it_is(self, store: S3PayloadStore, s3: Any, bucket: str) -> None:
-        """If-None-Match: * makes the server refuse the PUT; the store takes that as 'already stored'."""
+    def test_an_existing_object_that_is_not_the_payload_is_replaced(
+        self, store: S3PayloadStore, s3: Any, bucket: str
+    ) -> None:
+        """If-None-Match: * makes the server refuse the PUT; 'already stored' needs the object verified."""
         token = store.upload(b"original", instance_id="i")
         s3.put_object(Bucket=bucket, Key=_key(token), Body=b"replaced by someone else")
         assert store.upload(b"original", instance_id="i") == token
-        body = s3.get_object(Bucket=bucket, Key=_key(token))["Body"].read()
-        assert body == b"replaced by someone else"
+        assert store.download(token) == b"original"
 
     def test_racing_writers_end_with_one_object(self, s3_server: MotoS3, s3: Any, bucket: str) -> None:
         stores = [S3PayloadStore(s3_options(s3_server, bucket)) for _ in range(6)]
@@ -154,12 +155,14 @@ class TestMetadataAndIntegrity:
         with pytest.raises(PayloadIntegrityError, match="SHA-256"):
             store.download(token)
 
-    def test_an_object_without_our_metadata_is_read_as_is(
+    def test_an_object_whose_content_does_not_give_its_name_is_refused(
         self, store: S3PayloadStore, s3: Any, bucket: str
     ) -> None:
+        """Only this package writes S3 payload keys, and their names certify their content."""
         key = PREFIX + "a" * 32
         s3.put_object(Bucket=bucket, Key=key, Body=b"written by another tool")
-        assert store.download(f"s3:v1:{bucket}:{key}") == b"written by another tool"
+        with pytest.raises(PayloadIntegrityError, match="does not match its name"):
+            store.download(f"s3:v1:{bucket}:{key}")
 
     def test_an_oversized_object_is_refused_before_it_is_read(
         self, s3_server: MotoS3, s3: Any, bucket: str
@@ -167,7 +170,7 @@ class TestMetadataAndIntegrity:
         key = PREFIX + "b" * 32
         s3.put_object(Bucket=bucket, Key=key, Body=b"z" * 200_000)
         options = s3_options(s3_server, bucket, threshold_bytes=100, max_stored_payload_bytes=1000)
-        with S3PayloadStore(options) as store, pytest.raises(PayloadTooLargeError):
+        with S3PayloadStore(options) as store, pytest.raises(PayloadReadLimitError, match="200,000 bytes"):
             store.download(f"s3:v1:{bucket}:{key}")
 
     def test_a_deleted_object_is_not_found(self, store: S3PayloadStore) -> None:
@@ -235,8 +238,8 @@ class TestRefusals:
 
     def test_allowed_buckets_widen_reads_not_writes(self, s3_server: MotoS3, s3: Any, bucket: str) -> None:
         other = new_s3_bucket(s3_server)
-        s3.put_object(Bucket=other, Key=PREFIX + "c" * 32, Body=b"written elsewhere")
-        token = f"s3:v1:{other}:{PREFIX}" + "c" * 32
+        with S3PayloadStore(s3_options(s3_server, other)) as elsewhere:
+            token = elsewhere.upload(b"written elsewhere")
         with (
             S3PayloadStore(s3_options(s3_server, bucket)) as strict,
             pytest.raises(InvalidPayloadTokenError, match="allowed_buckets"),

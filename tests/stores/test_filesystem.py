@@ -121,7 +121,7 @@ class TestAtomicity:
     def test_a_failed_write_leaves_no_file(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         store = FileSystemPayloadStore(tmp_path)
 
-        def broken_replace(src: str, dst: str) -> None:
+        def broken_replace(src: str, dst: str, **dir_fds: int) -> None:
             raise OSError(28, "No space left on device")
 
         monkeypatch.setattr(os, "replace", broken_replace)

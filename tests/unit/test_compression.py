@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from durabletask_payloads import PayloadIntegrityError, _compression
+from durabletask_payloads import PayloadIntegrityError, PayloadReadLimitError, _compression
 from durabletask_payloads._compression import gzip_compress, gzip_decompress
 
 from ..helpers import orders
@@ -65,8 +65,9 @@ class TestDecompress:
 
     def test_a_bomb_is_refused_before_it_inflates(self) -> None:
         bomb = gzip.compress(b"\0" * 50_000_000)
-        with pytest.raises(PayloadIntegrityError, match=r"more than the 1,000-byte limit"):
+        with pytest.raises(PayloadReadLimitError, match=r"1,001 bytes or more.*limit of 1,000 bytes") as info:
             gzip_decompress(bomb, max_size=1000, token="t")
+        assert (info.value.size, info.value.limit) == (1001, 1000)
 
     def test_concatenated_members_are_joined(self) -> None:
         body = gzip.compress(b"abc") + gzip.compress(b"def")

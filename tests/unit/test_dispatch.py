@@ -65,6 +65,31 @@ class FakeCall:
         return True
 
 
+class Reader:
+    """Iterates a stream on a thread of its own and queues what it gets, as durabletask's worker does."""
+
+    def __init__(self, stream: Any) -> None:
+        self.items: queue.Queue[Any] = queue.Queue()
+        threading.Thread(target=self._run, args=(stream,), daemon=True).start()
+
+    def _run(self, stream: Any) -> None:
+        try:
+            for item in stream:
+                self.items.put(item)
+        except BaseException as exc:
+            self.items.put(exc)
+        else:
+            self.items.put(StopIteration())
+
+    def next(self, *, pings: bool = False) -> pb.WorkItem:
+        while True:
+            item = self.items.get(timeout=10)
+            if isinstance(item, BaseException):
+                raise item
+            if pings or not item.HasField("healthPing"):
+                return item  # type: ignore[no-any-return]
+
+
 def orchestration(instance_id: str, value: str | None = None, token: str = "t") -> pb.WorkItem:
     request = pb.OrchestratorRequest(instanceId=instance_id)
     event = request.newEvents.add(eventId=-1)
@@ -90,14 +115,14 @@ def test_a_blocked_item_does_not_hold_up_items_of_other_instances(store: Blockin
     store.cache.clear()  # as a fresh worker: the payload must be downloaded
     dispatcher = WorkItemDispatcher(store, Hooks(), workers=4)
     call = FakeCall()
-    stream = dispatcher.open(call)
+    reader = Reader(dispatcher.open(call))
     call.items.put(orchestration("a", token))
     assert store.entered.wait(10)
     call.items.put(orchestration("b", '"small"'))
-    first = next(stream)
+    first = reader.next()
     assert first.orchestratorRequest.instanceId == "b"  # b went on while a's download hung
     store.release.set()
-    second = next(stream)
+    second = reader.next()
     assert second.orchestratorRequest.instanceId == "a"
     assert started_input(second) == BIG
     dispatcher.close()
@@ -108,14 +133,14 @@ def test_items_of_one_instance_keep_their_order(store: BlockingStore) -> None:
     store.cache.clear()
     dispatcher = WorkItemDispatcher(store, Hooks(), workers=4)
     call = FakeCall()
-    stream = dispatcher.open(call)
+    reader = Reader(dispatcher.open(call))
     call.items.put(orchestration("a", token, token="first"))
     assert store.entered.wait(10)
     call.items.put(orchestration("a", '"small"', token="second"))  # needs nothing, but waits its turn
     call.items.put(orchestration("c", '"small"'))
-    assert next(stream).orchestratorRequest.instanceId == "c"
+    assert reader.next().orchestratorRequest.instanceId == "c"
     store.release.set()
-    assert [next(stream).completionToken for _ in range(2)] == ["first", "second"]
+    assert [reader.next().completionToken for _ in range(2)] == ["first", "second"]
     dispatcher.close()
 
 
@@ -125,16 +150,17 @@ def test_items_held_when_a_stream_is_cancelled_go_to_the_next_stream(store: Bloc
     dispatcher = WorkItemDispatcher(store, Hooks(), workers=4)
     first_call = FakeCall()
     first = dispatcher.open(first_call)
+    first_reader = Reader(first)
     first_call.items.put(orchestration("a", token))
     assert store.entered.wait(10)
     first.cancel()  # what durabletask's worker does after its silent-disconnect timeout
     assert first_call.cancelled
     with pytest.raises(RuntimeError, match="cancelled"):
-        next(first)
+        first_reader.next()
     second_call = FakeCall()
-    second = dispatcher.open(second_call)
+    second = Reader(dispatcher.open(second_call))
     store.release.set()
-    item = next(second)
+    item = second.next()
     assert item.orchestratorRequest.instanceId == "a"
     assert started_input(item) == BIG
     dispatcher.close()
@@ -148,17 +174,34 @@ def test_the_worker_gets_health_pings_while_items_are_held(
     store.cache.clear()
     dispatcher = WorkItemDispatcher(store, Hooks(), workers=4)
     call = FakeCall()
-    stream = dispatcher.open(call)
+    reader = Reader(dispatcher.open(call))
     call.items.put(orchestration("a", token))
     assert store.entered.wait(10)
     assert dispatcher.held == 1
-    assert next(stream).HasField("healthPing")  # silence while an item is held: a ping
+    assert reader.next(pings=True).HasField("healthPing")  # silence while an item is held: a ping
     store.release.set()
-    while (item := next(stream)).HasField("healthPing"):
-        pass
+    item = reader.next()
     assert item.orchestratorRequest.instanceId == "a"
     assert dispatcher.held == 0
     dispatcher.close()
+
+
+def test_without_held_items_the_worker_thread_reads_the_call_itself(store: BlockingStore) -> None:
+    """No hand-off between threads for payload-free items: the consumer's thread does the reading."""
+    dispatcher = WorkItemDispatcher(store, Hooks(), workers=1)
+    seen: list[str] = []
+
+    class Recording(FakeCall):
+        def __iter__(self) -> Iterator[pb.WorkItem]:
+            for item in super().__iter__():
+                seen.append(threading.current_thread().name)
+                yield item
+
+    call = Recording()
+    stream = dispatcher.open(call)
+    call.items.put(orchestration("b", '"small"'))
+    assert next(stream).orchestratorRequest.instanceId == "b"
+    assert seen == [threading.current_thread().name]
 
 
 def test_the_stream_ends_as_the_call_ends(store: BlockingStore) -> None:

@@ -11,9 +11,12 @@ import pytest
 
 from durabletask_payloads import InvalidPayloadTokenError
 from durabletask_payloads._token import (
+    EMULATOR_PORTS,
+    account_endpoint,
     content_name,
     format_blob_token_v1,
     format_blob_token_v2,
+    is_path_style,
     parse_blob_token,
     parse_simple_token,
     sha256_hex,
@@ -151,3 +154,131 @@ class TestFormatting:
         for account in ("https://acct.blob.core.windows.net", "http://127.0.0.1:10000/devstoreaccount1"):
             parsed = parse_blob_token(format_blob_token_v2(account + "/", "durabletask-payloads", "f" * 32))
             assert (parsed.version, parsed.account_url, parsed.blob_name) == (2, account, "f" * 32)
+
+
+class TestBlobUriBuilderAddressing:
+    """v2 URLs are split into account, container and blob as the Azure SDK's BlobUriBuilder does."""
+
+    @pytest.mark.parametrize("port", sorted(EMULATOR_PORTS))
+    def test_every_emulator_port_is_path_style_whatever_the_host(self, port: int) -> None:
+        parsed = parse_blob_token(
+            f"blob:v2:http://azurite:{port}/devstoreaccount1/durabletask-payloads/{'a' * 32}"
+        )
+        assert (parsed.account_url, parsed.container) == (
+            f"http://azurite:{port}/devstoreaccount1",
+            "durabletask-payloads",
+        )
+
+    def test_the_emulator_ports_are_the_sdks_twenty(self) -> None:
+        assert len(EMULATOR_PORTS) == 20
+        assert {10000, 10004, 10100, 10104, 11000, 11004, 11100, 11104} <= EMULATOR_PORTS
+        assert not {9999, 10005, 10099, 10105, 10999, 11005, 11099, 11105} & EMULATOR_PORTS
+
+    @pytest.mark.parametrize(
+        ("host", "port", "path_style"),
+        [
+            ("127.0.0.1", 8080, True),
+            ("10.1.2.3", None, True),
+            ("::ffff:10.1.2.3", 8080, True),  # an IPv6 address written with dots, as .NET's test reads it
+            ("::1", 8080, False),  # no dot: .NET takes it for a host name
+            ("localhost", 8080, False),  # only an emulator port makes a host name path style
+            ("localhost", 10000, True),
+            ("acct.blob.core.windows.net", None, False),
+            ("acct.blob.core.windows.net", 10001, True),
+            ("999.1.1.1", None, False),  # not an address
+        ],
+    )
+    def test_path_style_is_an_ip_with_dots_or_an_emulator_port(
+        self, host: str, port: int | None, path_style: bool
+    ) -> None:
+        assert is_path_style(host, port) is path_style
+
+    def test_a_host_name_on_another_port_is_host_style(self) -> None:
+        """So localhost on a custom port puts the container first, as .NET reads it."""
+        parsed = parse_blob_token(f"blob:v2:http://localhost:8080/devstoreaccount1/{'b' * 32}")
+        assert (parsed.account_url, parsed.container, parsed.blob_name) == (
+            "http://localhost:8080",
+            "devstoreaccount1",
+            "b" * 32,
+        )
+
+    @pytest.mark.parametrize(
+        ("url", "endpoint"),
+        [
+            ("https://Acct.Blob.Core.Windows.Net/", "https://acct.blob.core.windows.net"),
+            ("https://acct.blob.core.windows.net:443", "https://acct.blob.core.windows.net"),
+            ("http://acct.blob.core.windows.net:443", "http://acct.blob.core.windows.net:443"),
+            ("http://127.0.0.1:10000/devstoreaccount1/", "http://127.0.0.1:10000/devstoreaccount1"),
+            ("http://azurite:10000/devstoreaccount1", "http://azurite:10000/devstoreaccount1"),
+            (
+                "https://acct.blob.core.windows.net/?sv=2024&sig=secret%3D",
+                "https://acct.blob.core.windows.net",
+            ),
+            ("http://[::ffff:10.0.0.1]:8080/acct", "http://[::ffff:10.0.0.1]:8080/acct"),
+        ],
+    )
+    def test_account_endpoints_are_normalised_without_their_query(self, url: str, endpoint: str) -> None:
+        assert account_endpoint(url) == endpoint
+
+    @pytest.mark.parametrize(
+        ("url", "message"),
+        [
+            ("http://127.0.0.1:10000", "path style"),
+            ("http://127.0.0.1:10000/acct/container", "path style"),
+            ("http://localhost:8080/devstoreaccount1", "host style"),
+            ("ftp://acct.blob.core.windows.net", "not an http"),
+            ("http://host:notaport", "not a valid URL"),
+        ],
+    )
+    def test_urls_that_are_no_account_endpoint_are_refused(self, url: str, message: str) -> None:
+        with pytest.raises(ValueError, match=message):
+            account_endpoint(url)
+
+    def test_the_refusal_never_quotes_a_query(self) -> None:
+        with pytest.raises(ValueError, match="path style") as refused:
+            account_endpoint("http://127.0.0.1:10000/?sv=1&sig=topsecretsignature")
+        assert "topsecret" not in str(refused.value)
+
+    def test_an_account_endpoint_and_a_token_of_it_agree(self) -> None:
+        for url in ("HTTPS://ACCT.blob.core.windows.net:443/", "http://Azurite:10002/devstoreaccount1/"):
+            token = format_blob_token_v2(url, "durabletask-payloads", "c" * 32)
+            assert parse_blob_token(token).account_url == account_endpoint(url)
+
+
+class TestNoCredentialInTokens:
+    def test_v2_formatting_drops_a_sas_query(self) -> None:
+        token = format_blob_token_v2(
+            "http://127.0.0.1:10000/devstoreaccount1/?sv=2024-08-04&sp=rw&sig=abc%2Fdef%3D",
+            "durabletask-payloads",
+            "d" * 32,
+        )
+        assert token == f"blob:v2:http://127.0.0.1:10000/devstoreaccount1/durabletask-payloads/{'d' * 32}"
+
+    @pytest.mark.parametrize(
+        "token",
+        [
+            "blob:v2:https://acct.blob.core.windows.net/durabletask-payloads/x?sv=1&sig=leakedsignature123",
+            # What a store holding a SAS in its account URL wrote before: the query swallows the path.
+            "blob:v2:http://127.0.0.1:10000/devstoreaccount1/?sv=1&sig=leakedsignature123/c0ntainer/"
+            + "e" * 32,
+            "blob:v2:https://acct.blob.core.windows.net/durabletask-payloads/x?",
+            "blob:v2:https://acct.blob.core.windows.net/durabletask-payloads/x#frag",
+        ],
+    )
+    def test_a_token_with_a_query_is_refused_without_repeating_the_signature(self, token: str) -> None:
+        with pytest.raises(InvalidPayloadTokenError, match="query, fragment or credentials") as refused:
+            parse_blob_token(token)
+        assert "leakedsignature123" not in str(refused.value)
+        assert "leakedsignature123" not in refused.value.token
+
+
+class TestMalformedTokensFromTheContract:
+    """What .NET does with a malformed blob token, and what we do: fetch nothing, keep it as data."""
+
+    @pytest.mark.parametrize(
+        "case", [c for c in _token_cases() if not c["valid"]], ids=lambda c: c["token"][:60]
+    )
+    def test_dotnet_behaviour_is_recorded_and_ours_is_to_refuse(self, case: dict[str, Any]) -> None:
+        assert case["dotnet"] in ("throws", "data") or case["dotnet"].startswith("decodes")
+        with pytest.raises(InvalidPayloadTokenError):
+            parse_blob_token(case["token"])

@@ -18,14 +18,21 @@ from ..helpers import free_port
 
 
 def serve(app: web.Application, host: str = "127.0.0.1") -> Iterator[str]:
-    """Run *app* on *host* and a free port, in a thread with its own event loop; yield its URL."""
+    """Run *app* on *host* and a free port, in a thread with its own event loop; yield its URL.
+
+    Set up in that thread too: the calling thread may have a loop of its own running (Playwright's).
+    """
     loop = asyncio.new_event_loop()
     runner = web.AppRunner(app)
     port = free_port()
-    loop.run_until_complete(runner.setup())
-    loop.run_until_complete(web.TCPSite(runner, host, port).start())
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
+
+    async def start() -> None:
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+
+    asyncio.run_coroutine_threadsafe(start(), loop).result(timeout=30)
     yield f"http://{host}:{port}"
     asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(timeout=30)
     loop.call_soon_threadsafe(loop.stop)

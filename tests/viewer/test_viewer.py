@@ -93,6 +93,86 @@ class TestPayloads:
         assert b"5,000 bytes" in body and b"1,000 bytes" in body
 
 
+class TestPreviews:
+    def test_json_is_indented_with_numbers_as_written(self, viewer: Viewer) -> None:
+        raw = b'{"big":12345678901234567891,"price":10.50,"ratio":NaN}'
+        token = viewer.store.upload(raw)
+        status, content_type, body = viewer.get(f"/previews/{quote(token)}")
+        assert status == 200 and content_type.startswith("application/json")
+        preview = json.loads(body)
+        assert preview["text"] == '{\n  "big": 12345678901234567891,\n  "price": 10.50,\n  "ratio": NaN\n}'
+        assert (preview["format"], preview["indented"], preview["complete"]) == (
+            "json-nonstandard",
+            True,
+            True,
+        )
+        assert (preview["bytes"], preview["token"]) == (len(raw), token)
+        assert preview["stored_size"] == viewer.store.inspect(token).stored_size
+
+    def test_a_large_payload_shows_its_first_bytes_and_all_on_request(self, viewer: Viewer) -> None:
+        value = orders(3000, seed=603)
+        raw = json.dumps(value).encode()
+        token = viewer.store.upload(raw)
+        preview = json.loads(viewer.get(f"/previews/{quote(token)}")[2])
+        assert (preview["bytes"], preview["complete"], preview["preview_bytes"]) == (len(raw), False, 65536)
+        assert len(preview["text"].encode()) == 65536
+        small = json.loads(viewer.get(f"/previews/{quote(token)}?bytes=100")[2])
+        assert len(small["text"].encode()) <= 100 and preview["text"].startswith(small["text"])
+        whole = json.loads(viewer.get(f"/previews/{quote(token)}?bytes=all")[2])
+        assert whole["complete"] and json.loads(whole["text"]) == value
+        assert whole["text"].startswith(preview["text"])
+
+    def test_text_and_binary_are_shown_as_written(self, viewer: Viewer) -> None:
+        text = viewer.store.upload(b"{not json, 10.50}")
+        binary = viewer.store.upload(b"\x89PNG\r\n")
+        shown = json.loads(viewer.get(f"/previews/{quote(text)}")[2])
+        assert (shown["format"], shown["text"], shown["indented"]) == ("text", "{not json, 10.50}", False)
+        shown = json.loads(viewer.get(f"/previews/{quote(binary)}")[2])
+        assert (shown["format"], shown["bytes"]) == ("binary", 6)
+
+    @pytest.mark.parametrize("asked", ["0", "-1", "lots", "1e3"])
+    def test_a_bad_size_is_refused(self, viewer: Viewer, asked: str) -> None:
+        token = viewer.store.upload(b"x")
+        status, _, body = viewer.get(f"/previews/{quote(token)}?bytes={asked}")
+        assert status == 400 and b"bytes=" in body
+
+    @pytest.mark.parametrize("viewer", [{"max_response_bytes": 5000}], indirect=True)
+    def test_a_preview_fits_under_the_cap_when_the_payload_does_not(self, viewer: Viewer) -> None:
+        token = viewer.store.upload(json.dumps(orders(200, seed=604)).encode())
+        assert viewer.get(f"/previews/{quote(token)}?bytes=1000")[0] == 200
+        assert viewer.get(f"/previews/{quote(token)}?bytes=all")[0] == 413
+        assert viewer.get(f"/payloads/{quote(token)}?download=1")[0] == 413
+
+
+class TestDownload:
+    @pytest.mark.parametrize(
+        ("data", "content_type", "extension"),
+        [
+            (b'{"a": 10.50}', "application/json; charset=utf-8", "json"),
+            (b'{"a": NaN}', "text/plain; charset=utf-8", "json"),  # not strict JSON: no JSON type
+            (b"words", "text/plain; charset=utf-8", "txt"),
+            (b"\xff\x00", "application/octet-stream", "bin"),
+        ],
+    )
+    def test_the_original_bytes_as_an_attachment(
+        self, viewer: Viewer, data: bytes, content_type: str, extension: str
+    ) -> None:
+        token = viewer.store.upload(data)
+        answer = call(viewer.url, "GET", f"/payloads/{quote(token)}?download=1")
+        assert (answer.status, answer.body, answer.content_type) == (200, data, content_type)
+        disposition = answer.headers["Content-Disposition"]
+        name = token.replace(":", "_")
+        assert disposition == f'attachment; filename="payload-{name}.{extension}"'
+        plain = call(viewer.url, "GET", f"/payloads/{quote(token)}")
+        assert "Content-Disposition" not in plain.headers and plain.body == data
+
+    def test_a_token_with_odd_characters_makes_a_plain_file_name(self) -> None:
+        from durabletask_payloads._viewer import _filename
+
+        assert _filename('s3:v1:bucket/a b/"x";y', "json") == "payload-s3_v1_bucket_a_b_x_y.json"
+        assert _filename("..", "text") == "payload-payload.txt"
+
+
 class TestDecode:
     def test_tokens_are_resolved_and_everything_else_kept(self, viewer: Viewer) -> None:
         text = json.dumps(orders(10, seed=601))
@@ -129,6 +209,14 @@ class TestPage:
         assert '<form id="form">' in page
         assert "http://" not in page and "https://" not in page
 
+    def test_the_page_script_never_writes_markup(self, viewer: Viewer) -> None:
+        """All data goes into the page as text; the browser tests check it with a hostile payload."""
+        page = viewer.get("/")[2].decode()
+        sinks = ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval(", "new Function")
+        for sink in sinks:
+            assert sink not in page
+        assert "textContent" in page
+
 
 class TestAuthentication:
     @pytest.mark.parametrize("viewer", [{"bearer_token": "s3cret"}], indirect=True)
@@ -156,9 +244,9 @@ class TestInstances:
                 assert status == 200
                 data = json.loads(body)
                 assert (data["name"], data["runtime_status"]) == ("call_echo", "COMPLETED")
-                wheres = {p["where"] for p in data["payloads"]}
-                assert {"input", "output"} <= wheres
-                assert any(w.endswith("taskCompleted") for w in wheres)
+                places = {place for p in data["payloads"] for place in p["places"]}
+                assert {"state.input", "state.output"} <= places
+                assert any(place.endswith("taskCompleted.result") for place in places)
                 assert all(p["size"] > 1024 for p in data["payloads"])
                 first = data["payloads"][0]["token"]
                 assert viewer.get(f"/payloads/{quote(first)}")[0] == 200

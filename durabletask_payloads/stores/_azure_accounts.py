@@ -1,0 +1,202 @@
+"""The storage accounts a blob store talks to: their endpoints, credentials and SDK clients.
+
+The store's own account is written and read; accounts listed in
+``allowed_accounts`` are only read. Every client is built the same way (our
+retries, not the SDK's; bounded GETs; a connection pool sized for a batch), and
+every secret a store is given is registered for redaction before the first
+request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+from urllib.parse import parse_qs
+
+import requests
+import requests.adapters
+from azure.core.exceptions import HttpResponseError, ResourceExistsError
+from azure.core.pipeline.transport import RequestsTransport
+from azure.storage.blob import BlobServiceClient, ExponentialRetry
+from azure.storage.blob.aio import BlobServiceClient as AsyncBlobServiceClient
+from azure.storage.blob.aio import ExponentialRetry as AsyncExponentialRetry
+
+from .._blob_addressing import account_endpoint
+from .._concurrency import PerLoop
+from .._redact import strip_url
+from ._azure_options import BlobAccount, BlobPayloadStoreOptions
+
+__all__ = [
+    "Account",
+    "Location",
+    "aio_native",
+    "creating_container",
+    "new_service_client",
+    "other_account",
+    "own_endpoint",
+    "secrets_of",
+]
+
+_log = logging.getLogger("durabletask_payloads.stores.azure_blob")
+
+# The first GET of a download is bounded, so an oversized blob is refused before it is read whole.
+GET_CHUNK = 4 * 1024 * 1024
+
+
+class Account(NamedTuple):
+    """A storage account a store reads: its endpoint, readable containers and clients."""
+
+    endpoint: str
+    readable: frozenset[str]
+    sync: Any
+    aio_clients: PerLoop[Any]
+    aio_native: bool
+
+
+class Location(NamedTuple):
+    """Where a token's payload is: container and blob name, in which account."""
+
+    container: str
+    name: str
+    account: Account
+
+
+def new_service_client(
+    options: BlobPayloadStoreOptions,
+    *,
+    asynchronous: bool,
+    account_url: str | None = None,
+    credential: Any = None,
+) -> Any:
+    """Make a service client for the account of *options*, or for *account_url* with *credential*."""
+    retry = AsyncExponentialRetry if asynchronous else ExponentialRetry
+    kwargs: dict[str, Any] = {
+        # Retries are ours (_retry.py decides what is transient): the SDK's are off.
+        "retry_policy": retry(retry_total=0),
+        "connection_timeout": options.connection_timeout_seconds,
+        "read_timeout": options.read_timeout_seconds,
+        "max_single_get_size": GET_CHUNK,
+        "max_chunk_get_size": GET_CHUNK,
+    }
+    if options.api_version:
+        kwargs["api_version"] = options.api_version
+    if not asynchronous:
+        # requests keeps 10 connections per host by default; a batch runs up to max_concurrency
+        # transfers at once, and extra connections would be opened and thrown away each time.
+        session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_maxsize=max(10, options.max_concurrency))
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        kwargs["transport"] = RequestsTransport(
+            session=session,
+            session_owner=True,
+            # A transport given to a client keeps its own timeouts: set them here too.
+            connection_timeout=options.connection_timeout_seconds,
+            read_timeout=options.read_timeout_seconds,
+        )
+    client_type = AsyncBlobServiceClient if asynchronous else BlobServiceClient
+    if account_url is not None:
+        return client_type(account_url, credential=credential, **kwargs)
+    if options.connection_string is not None:
+        return client_type.from_connection_string(options.connection_string, **kwargs)
+    credential = options.async_credential if asynchronous and options.async_credential else options.credential
+    assert options.account_url is not None  # checked by the options
+    return client_type(options.account_url, credential=credential, **kwargs)
+
+
+def own_endpoint(client: Any, options: BlobPayloadStoreOptions) -> str:
+    """Return the account endpoint of *client*, without the SAS the SDK keeps in its URL.
+
+    Raises:
+        ValueError: ``token_version="v2"`` and the endpoint is one that
+            ``BlobUriBuilder`` would split differently (a host name on a port
+            that is not an emulator's, with the account in the path).
+
+    """
+    url = strip_url(str(client.url))
+    try:
+        return account_endpoint(url)
+    except ValueError as exc:
+        if options.token_version == "v2":  # noqa: S105 - a format version, not a secret
+            raise ValueError(
+                "token_version='v2' writes the blob URL into tokens, and .NET's BlobUriBuilder must "
+                f"read it the same way: {exc}. Use token_version='v1' with this endpoint."
+            ) from None
+        # v1 tokens do not name the account; a v2 token for this endpoint then names another.
+        return url.rstrip("/")
+
+
+def other_account(
+    account: BlobAccount, options: BlobPayloadStoreOptions, own_client: Any, readable: frozenset[str]
+) -> Account:
+    """Clients for an allowed other account, with its own credential or the store's (*own_client*'s)."""
+    if account.credential is None:
+        own = options.credential
+        sync_credential = own if own is not None else getattr(own_client, "credential", None)
+        async_credential = options.async_credential or sync_credential
+    else:
+        sync_credential = account.credential
+        async_credential = account.async_credential or account.credential
+    url = account.account_url
+    return Account(
+        url,
+        frozenset(account.containers) if account.containers else readable,
+        new_service_client(options, asynchronous=False, account_url=url, credential=sync_credential),
+        PerLoop(
+            lambda: new_service_client(
+                options, asynchronous=True, account_url=url, credential=async_credential
+            )
+        ),
+        aio_native(sync_credential, None if async_credential is sync_credential else async_credential),
+    )
+
+
+def aio_native(credential: Any, async_credential: Any) -> bool:
+    """Whether the aio client can authenticate itself (else async calls run the sync client in a thread)."""
+    if async_credential is not None:
+        return True
+    return not (hasattr(credential, "get_token") and not inspect.iscoroutinefunction(credential.get_token))
+
+
+def secrets_of(connection_string: str | None, credential: Any) -> Iterator[str | None]:
+    """Yield the secret strings in a connection string and a credential, for redaction."""
+    sas: list[str] = []
+    if connection_string:
+        for part in connection_string.split(";"):
+            key, _, value = part.partition("=")
+            if key.strip().lower() == "accountkey":
+                yield value
+            elif key.strip().lower() == "sharedaccesssignature":
+                sas.append(value)
+    if isinstance(credential, str):
+        sas.append(credential)
+    elif isinstance(credential, dict):
+        yield credential.get("account_key")
+    else:
+        yield getattr(credential, "account_key", None)  # the SDK's StorageSharedKeyCredential
+        yield getattr(getattr(credential, "named_key", None), "key", None)  # AzureNamedKeyCredential
+        signature = getattr(credential, "signature", None)  # AzureSasCredential
+        if isinstance(signature, str):
+            sas.append(signature)
+    for token in sas:
+        yield from parse_qs(token.lstrip("?")).get("sig", ())
+
+
+@contextlib.contextmanager
+def creating_container() -> Iterator[None]:
+    """Create-if-missing: "already exists" is success, and so is 403, what a container-scoped SAS gets.
+
+    Such a SAS may write blobs but not create containers; when the container is
+    really missing, the upload itself then fails and says so.
+    """
+    try:
+        yield
+    except ResourceExistsError:
+        pass
+    except HttpResponseError as exc:
+        if exc.status_code != 403:
+            raise
+        _log.debug("Not allowed to create the container (HTTP 403); assuming it exists")
