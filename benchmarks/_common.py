@@ -115,6 +115,8 @@ def _fmt(value: float, unit: str) -> str:
         return f"{value * 1000:,.2f} ms"
     if unit == "s":
         return f"{value:,.2f} s"
+    if unit == "MiB":
+        return f"{value / 2**20:,.0f} MiB"
     if unit == "MB":
         return f"{value / 1e6:,.1f} MB"
     return f"{value:,.3g} {unit}"
