@@ -127,9 +127,9 @@ async def _schedule_async(address: str, store: Any, batches: dict[str, Any]) -> 
             )
         )
         scheduled = time.perf_counter() - started
-        states = await asyncio.gather(
-            *(client.wait_for_orchestration_completion(i, timeout=900) for i in batches)
-        )
+        # Waited for one by one: a hundred concurrent long polls would take every thread of the
+        # in-memory backend's server (10) and starve the worker's calls, a deadlock of the backend.
+        states = [await client.wait_for_orchestration_completion(i, timeout=900) for i in batches]
     return scheduled, {i: _output(s, dt_client) for i, s in zip(batches, states, strict=True)}
 
 
