@@ -86,6 +86,8 @@ class Row:
     target: str
     met: bool
     note: str = ""
+    # The floor: plain durabletask, gRPC limits raised, no store (end-to-end cases only).
+    inline: float | None = None
 
     @property
     def ratio(self) -> float:
@@ -96,9 +98,11 @@ class Row:
     def cells(self) -> list[str]:
         return [
             self.case,
+            "-" if self.inline is None else _fmt(self.inline, self.unit),
             _fmt(self.builtin, self.unit),
             _fmt(self.ours, self.unit),
             _ratio(self),
+            "-" if not self.inline else f"{self.ours / self.inline:,.2f}x",
             self.target,
             "yes" if self.met else "NO",
         ]
@@ -111,6 +115,8 @@ def _fmt(value: float, unit: str) -> str:
         return f"{value * 1000:,.2f} ms"
     if unit == "s":
         return f"{value:,.2f} s"
+    if unit == "MiB":
+        return f"{value / 2**20:,.0f} MiB"
     if unit == "MB":
         return f"{value / 1e6:,.1f} MB"
     return f"{value:,.3g} {unit}"
@@ -122,7 +128,7 @@ def _ratio(row: Row) -> str:
 
 
 def print_table(rows: list[Row]) -> None:
-    header = ["case", "built-in", "ours", "built-in / ours", "target", "met"]
+    header = ["case", "inline", "built-in", "ours", "built-in / ours", "ours / inline", "target", "met"]
     table = [header] + [row.cells() for row in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
     for index, line in enumerate(table):

@@ -21,7 +21,7 @@ from _common import Row, print_table
 import durabletask_payloads
 from durabletask_payloads import _compression
 
-BENCHMARKS = ["walk", "compress", "resolve", "replay", "fanout", "e2e", "memory", "members", "stall"]
+BENCHMARKS = ["walk", "compress", "resolve", "replay", "fanout", "e2e", "memory", "members", "stall", "scale"]
 
 
 def main(names: list[str]) -> int:
