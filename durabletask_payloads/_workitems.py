@@ -79,8 +79,8 @@ def needs_download(item: pb.WorkItem, store: PayloadStore) -> bool | None:
     tokens = payload_tokens(item, store)
     if not tokens:
         return None
-    cache = store.cache if isinstance(store, PayloadStore) else None
-    return cache is None or any(token not in cache for token in tokens)
+    cache = store.cache  # the interceptors hand every store through as_store(): it has one
+    return any(token not in cache for token in tokens)
 
 
 def health_ping() -> pb.WorkItem:

@@ -159,6 +159,22 @@ def test_a_store_frozen_past_the_silent_disconnect_strands_nothing(
         writer_store.close()
 
 
+def _release_without_storage(azurite: Azurite, backend: Backend, instance_ids: Any) -> None:
+    """Stop Azurite, then send each waiting orchestration its "go": each now needs storage there is not."""
+    azurite.stop()
+    with dt_client.TaskHubGrpcClient(host_address=backend.address) as plain:
+        for instance_id in instance_ids:
+            plain.raise_orchestration_event(instance_id, "go", data=1)
+
+
+def _start_waiting(env: Any, inputs: dict[str, Any]) -> None:
+    """Schedule an orchestration per input that waits for "go", then stores a large activity input."""
+    for instance_id, value in inputs.items():
+        env.client.schedule_new_orchestration(wf.wait_then_echo, input=value, instance_id=instance_id)
+    for instance_id in inputs:
+        env.client.wait_for_orchestration_start(instance_id, timeout=30)
+
+
 @pytest.mark.azurite
 @pytest.mark.e2e
 @pytest.mark.slow
@@ -168,15 +184,8 @@ def test_a_30_second_outage_fails_nothing(own_azurite: Azurite, own_backend: Bac
     env = start_env("killed", store, own_backend.address)
     inputs = {f"killed-{uuid.uuid4().hex[:8]}-{i}": orders(40, seed=500 + i) for i in range(20)}
     try:
-        for instance_id, value in inputs.items():
-            env.client.schedule_new_orchestration(wf.wait_then_echo, input=value, instance_id=instance_id)
-        for instance_id in inputs:
-            env.client.wait_for_orchestration_start(instance_id, timeout=30)
-        own_azurite.stop()
-        # Every orchestration now needs storage (its activity input is large) while there is none.
-        with dt_client.TaskHubGrpcClient(host_address=own_backend.address) as plain:
-            for instance_id in inputs:
-                plain.raise_orchestration_event(instance_id, "go", data=1)
+        _start_waiting(env, inputs)
+        _release_without_storage(own_azurite, own_backend, inputs)
         time.sleep(30)  # the fault itself: storage is down for thirty seconds
         own_azurite.start()  # same port, same data
         for instance_id, value in inputs.items():
@@ -204,10 +213,7 @@ async def test_the_async_client_across_a_30_second_outage(own_azurite: Azurite, 
             await client.schedule_new_orchestration(wf.wait_then_echo, input=value, instance_id=instance_id)
         for instance_id in inputs:
             await client.wait_for_orchestration_start(instance_id, timeout=30)
-        own_azurite.stop()
-        with dt_client.TaskHubGrpcClient(host_address=own_backend.address) as plain:
-            for instance_id in inputs:
-                plain.raise_orchestration_event(instance_id, "go", data=1)
+        _release_without_storage(own_azurite, own_backend, inputs)
         await asyncio.sleep(30)  # the fault itself: storage is down
         own_azurite.start()
         for instance_id, value in inputs.items():
@@ -230,14 +236,9 @@ def test_an_outage_longer_than_the_budget_fails_clearly(own_azurite: Azurite, ow
     env = start_env("budget", store, own_backend.address)
     inputs = {f"budget-{uuid.uuid4().hex[:8]}-{i}": orders(40, seed=300 + i) for i in range(3)}
     try:
-        for instance_id, value in inputs.items():
-            env.client.schedule_new_orchestration(wf.wait_then_echo, input=value, instance_id=instance_id)
-        for instance_id in inputs:
-            env.client.wait_for_orchestration_start(instance_id, timeout=30)
-        own_azurite.stop()
+        _start_waiting(env, inputs)
+        _release_without_storage(own_azurite, own_backend, inputs)
         with dt_client.TaskHubGrpcClient(host_address=own_backend.address) as plain:
-            for instance_id in inputs:
-                plain.raise_orchestration_event(instance_id, "go", data=1)
             states = [plain.wait_for_orchestration_completion(i, timeout=120) for i in inputs]
         for state in states:
             assert state is not None and state.runtime_status == FAILED
