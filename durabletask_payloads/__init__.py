@@ -42,7 +42,7 @@ from ._store import PayloadInfo, PayloadStore
 from ._store_spec import open_store
 from ._version import __version__
 from ._worker import TaskHubGrpcWorker
-from .aio import payload_interceptors as payload_interceptors_async
+from .aio import AsyncPayloadInterceptor, payload_interceptors_async
 from .stores import FileSystemPayloadStore, InMemoryPayloadStore, RoutingPayloadStore, by_size
 from .stores._azure_options import BlobAccount, BlobPayloadStoreOptions
 from .stores._redis_options import RedisPayloadStoreOptions
@@ -54,6 +54,7 @@ if _typing.TYPE_CHECKING:
     from .stores._s3 import S3PayloadStore
 
 __all__ = [
+    "AsyncPayloadInterceptor",
     "AsyncTaskHubGrpcClient",
     "BlobAccount",
     "BlobPayloadStore",
