@@ -1,4 +1,4 @@
-"""Async (``grpc.aio``) twins of the payload interceptors: ``AsyncPayloadInterceptor``, ``payload_interceptors_async``.
+"""Async (``grpc.aio``) payload interceptors: ``AsyncPayloadInterceptor``, ``payload_interceptors_async``.
 
 The names follow durabletask's convention (``Async…`` classes, ``…_async``
 functions and methods); both are exported from :mod:`durabletask_payloads` too.
@@ -327,7 +327,10 @@ if TYPE_CHECKING:  # type checkers still accept the old names
 __getattr__ = deprecated_module_attribute(
     __name__,
     {
-        "PayloadInterceptor": ("durabletask_payloads.AsyncPayloadInterceptor", lambda: AsyncPayloadInterceptor),
+        "PayloadInterceptor": (
+            "durabletask_payloads.AsyncPayloadInterceptor",
+            lambda: AsyncPayloadInterceptor,
+        ),
         "payload_interceptors": (
             "durabletask_payloads.payload_interceptors_async",
             lambda: payload_interceptors_async,

@@ -88,7 +88,7 @@ class RedisPayloadStore(PayloadStore):
         options = self._options
         kwargs: dict[str, Any] = {
             "socket_connect_timeout": options.connect_timeout_seconds,
-            "socket_timeout": options.timeout_seconds,
+            "socket_timeout": options.read_timeout_seconds,
             # Retries are ours (_retry.py decides what is transient): redis-py's are off.
             "retry": (AsyncRetry if asynchronous else Retry)(NoBackoff(), 0),
         }

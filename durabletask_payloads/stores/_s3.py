@@ -117,7 +117,8 @@ class S3PayloadStore(PayloadStore):
                 config["session_token"] = options.session_token
         client_options: ClientConfig = {
             "connect_timeout": timedelta(seconds=options.connect_timeout_seconds),
-            "timeout": timedelta(seconds=options.timeout_seconds),
+            "read_timeout": timedelta(seconds=options.read_timeout_seconds),
+            "timeout": timedelta(seconds=options.attempt_timeout_seconds),
             "allow_http": (options.endpoint_url or "").startswith("http://"),
         }
         # Retries are ours (_retry.py decides what is transient): obstore's are off.
