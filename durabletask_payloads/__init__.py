@@ -43,7 +43,13 @@ from ._store_spec import open_store
 from ._version import __version__
 from ._worker import TaskHubGrpcWorker
 from .aio import AsyncPayloadInterceptor, payload_interceptors_async
-from .stores import FileSystemPayloadStore, InMemoryPayloadStore, RoutingPayloadStore, by_size
+from .stores import (
+    FileSystemPayloadStore,
+    FileSystemPayloadStoreOptions,
+    InMemoryPayloadStore,
+    RoutingPayloadStore,
+    by_size,
+)
 from .stores._azure_options import BlobAccount, BlobPayloadStoreOptions
 from .stores._redis_options import RedisPayloadStoreOptions
 from .stores._s3_options import S3PayloadStoreOptions
@@ -60,6 +66,7 @@ __all__ = [
     "BlobPayloadStore",
     "BlobPayloadStoreOptions",
     "FileSystemPayloadStore",
+    "FileSystemPayloadStoreOptions",
     "InMemoryPayloadStore",
     "InvalidPayloadTokenError",
     "LargePayloadStorageOptions",

@@ -46,7 +46,9 @@ class TestValidation:
     @pytest.mark.parametrize("value", [True, 1.5, "1024", None])
     def test_threshold_of_another_type_is_a_type_error(self, value: object) -> None:
         """A wrong type is a TypeError naming the field, the expected type and the type given."""
-        with pytest.raises(TypeError, match=rf"threshold_bytes must be an int .*, got {type(value).__name__}$"):
+        with pytest.raises(
+            TypeError, match=rf"threshold_bytes must be an int .*, got {type(value).__name__}$"
+        ):
             LargePayloadStorageOptions(threshold_bytes=value)  # type: ignore[arg-type]
 
     def test_compression_flag_must_be_a_bool(self) -> None:

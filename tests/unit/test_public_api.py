@@ -68,7 +68,7 @@ class TestAsyncConvention:
     def test_old_aio_function_name_works_and_warns(self) -> None:
         store = InMemoryPayloadStore()
         with pytest.warns(DeprecationWarning, match="payload_interceptors_async"):
-            from durabletask_payloads.aio import payload_interceptors  # noqa: PLC0415
+            from durabletask_payloads.aio import payload_interceptors
         interceptors = payload_interceptors(store)
         assert len(interceptors) == 4
         assert interceptors[0].owner.store is store
