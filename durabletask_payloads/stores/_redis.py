@@ -43,6 +43,7 @@ from .._store import PayloadInfo, PayloadStore
 from .._token import REDIS_V1_PREFIX, format_redis_token, is_content_name, parse_redis_token
 from ._redis_errors import failure
 from ._redis_options import RedisPayloadStoreOptions
+from ._store_urls import redis_url_settings
 
 __all__ = ["RedisPayloadStore", "RedisPayloadStoreOptions"]
 
@@ -83,6 +84,26 @@ class RedisPayloadStore(PayloadStore):
         self._sync: redis.Redis = self._new_client(asynchronous=False)
         # asyncio connections belong to the event loop that opened them: one client per loop.
         self._aio_clients: PerLoop[redis.asyncio.Redis] = PerLoop(lambda: self._new_client(asynchronous=True))
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> RedisPayloadStore:
+        """Build a store from a ``redis://``, ``rediss://`` (TLS) or ``unix://`` URL.
+
+        For example ``redis://:PASSWORD@HOST:6379/0?key_prefix=payloads:``. The
+        ``key_prefix`` parameter is this store's; the rest of the URL goes to
+        redis-py as it is. The URL is never shown by ``repr()``, logs or errors.
+
+        Args:
+            url: Where the server is, and how to sign in.
+            **options: Further :class:`RedisPayloadStoreOptions` fields; one the
+                URL sets already is refused.
+
+        Raises:
+            TypeError: *url* is not a string, or an option has the wrong type.
+            ValueError: The URL's scheme is not a Redis one, or an option is out of range.
+
+        """
+        return cls(RedisPayloadStoreOptions(**redis_url_settings(url, options)))
 
     def _new_client(self, *, asynchronous: bool) -> Any:
         options = self._options
