@@ -201,8 +201,10 @@ class RoutingPayloadStore(PayloadStore):
 
     def _target(self, data: bytes, instance_id: str | None) -> PayloadStore:
         # Called directly (durabletask's built-in support does not ask accepts()), an
-        # inline choice still has to be stored somewhere: the first store.
-        return self._select(data, instance_id) or self._stores[0]
+        # inline choice still has to be stored somewhere: the first store. (Not `or`: a store
+        # with __len__, such as an empty InMemoryPayloadStore, is falsy.)
+        chosen = self._select(data, instance_id)
+        return chosen if chosen is not None else self._stores[0]
 
     def upload(self, data: bytes, *, instance_id: str | None = None) -> str:
         """Store *data* in the store the selector picks."""
