@@ -107,7 +107,7 @@ class TestContradictions:
 
 class TestEmptyStores:
     def test_an_empty_in_memory_store_is_still_chosen(self) -> None:
-        """On main an empty InMemoryPayloadStore (falsy: it has __len__) lost its writes to the first store."""
+        """On main an empty InMemoryPayloadStore (falsy: it has __len__) lost writes to the first store."""
         first, second = InMemoryPayloadStore(ROUTING), InMemoryPayloadStore(ROUTING)
         store = RoutingPayloadStore([first, second], lambda data, instance: second, options=ROUTING)
         store.upload(b"x" * 200)
