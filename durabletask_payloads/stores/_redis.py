@@ -89,19 +89,11 @@ class RedisPayloadStore(PayloadStore):
     def from_url(cls, url: str, **options: Any) -> RedisPayloadStore:
         """Build a store from a ``redis://``, ``rediss://`` (TLS) or ``unix://`` URL.
 
-        For example ``redis://:PASSWORD@HOST:6379/0?key_prefix=payloads:``. The
-        ``key_prefix`` parameter is this store's; the rest of the URL goes to
-        redis-py as it is. The URL is never shown by ``repr()``, logs or errors.
-
-        Args:
-            url: Where the server is, and how to sign in.
-            **options: Further :class:`RedisPayloadStoreOptions` fields; one the
-                URL sets already is refused.
-
-        Raises:
-            TypeError: *url* is not a string, or an option has the wrong type.
-            ValueError: The URL's scheme is not a Redis one, or an option is out of range.
-
+        ``redis://:PASSWORD@HOST:6379/0?key_prefix=payloads:``: ``key_prefix`` is
+        this store's parameter, the rest goes to redis-py as it is; *options* are
+        further :class:`RedisPayloadStoreOptions` fields (not ones the URL sets).
+        The URL is never shown by ``repr()``, logs or errors. Raises
+        :class:`TypeError` for a wrong type, :class:`ValueError` for a wrong value.
         """
         return cls(RedisPayloadStoreOptions(**redis_url_settings(url, options)))
 
