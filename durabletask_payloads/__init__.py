@@ -42,8 +42,14 @@ from ._store import PayloadInfo, PayloadStore
 from ._store_spec import open_store
 from ._version import __version__
 from ._worker import TaskHubGrpcWorker
-from .aio import payload_interceptors as payload_interceptors_async
-from .stores import FileSystemPayloadStore, InMemoryPayloadStore, RoutingPayloadStore, by_size
+from .aio import AsyncPayloadInterceptor, payload_interceptors_async
+from .stores import (
+    FileSystemPayloadStore,
+    FileSystemPayloadStoreOptions,
+    InMemoryPayloadStore,
+    RoutingPayloadStore,
+    by_size,
+)
 from .stores._azure_options import BlobAccount, BlobPayloadStoreOptions
 from .stores._redis_options import RedisPayloadStoreOptions
 from .stores._s3_options import S3PayloadStoreOptions
@@ -54,11 +60,13 @@ if _typing.TYPE_CHECKING:
     from .stores._s3 import S3PayloadStore
 
 __all__ = [
+    "AsyncPayloadInterceptor",
     "AsyncTaskHubGrpcClient",
     "BlobAccount",
     "BlobPayloadStore",
     "BlobPayloadStoreOptions",
     "FileSystemPayloadStore",
+    "FileSystemPayloadStoreOptions",
     "InMemoryPayloadStore",
     "InvalidPayloadTokenError",
     "LargePayloadStorageOptions",

@@ -136,7 +136,7 @@ class AsyncTaskHubGrpcClient(_client.AsyncTaskHubGrpcClient):
                 "interceptors=durabletask_payloads.aio.payload_interceptors(store) instead."
             )
         self._payload_interceptor = (
-            aio.PayloadInterceptor(payload_store) if payload_store is not None else None
+            aio.AsyncPayloadInterceptor(payload_store) if payload_store is not None else None
         )
         if self._payload_interceptor is not None:
             interceptors = [*(interceptors or ()), *self._payload_interceptor.interceptors]

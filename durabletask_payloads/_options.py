@@ -14,13 +14,19 @@ from ._token import key_prefix_problem
 __all__ = [
     "MAX_PAYLOAD_BYTES",
     "MAX_THRESHOLD_BYTES",
+    "MAX_TIMEOUT_SECONDS",
     "LargePayloadStorageOptions",
     "RemoteStoreOptions",
+    "check_bool",
     "check_key_prefix",
+    "check_optional_str",
     "check_retry_total",
     "check_seconds",
+    "check_timeouts",
+    "check_type",
     "outage_budget",
     "read_limit",
+    "type_error",
 ]
 
 #: The .NET SDK refuses a threshold above 1 MiB; so do we, to stay interchangeable.
@@ -30,22 +36,56 @@ MAX_PAYLOAD_BYTES = 2**31 - 1
 _DEFAULT_OUTAGE_BUDGET = 300.0
 
 
+#: The longest connect or read timeout of a store: sockets and obstore's durations cannot hold much more.
+MAX_TIMEOUT_SECONDS = 86_400.0
+
+
+def type_error(name: str, expected: str, value: object) -> TypeError:
+    """Return the :class:`TypeError` for field *name*, naming the type given, never the value (a secret?)."""
+    return TypeError(f"{name} must be {expected}, got {type(value).__name__}")
+
+
+def check_type(name: str, value: object, types: type | tuple[type, ...], expected: str) -> None:
+    """Raise :func:`type_error` unless *value* is one of *types* (``bool`` never counts as ``int``)."""
+    if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
+        raise type_error(name, expected, value)
+    if not isinstance(value, types):
+        raise type_error(name, expected, value)
+
+
+def check_optional_str(options: object, *names: str) -> None:
+    """Refuse each field of *options* in *names* unless it is None or a string."""
+    for name in names:
+        value = getattr(options, name)
+        if value is not None:
+            check_type(name, value, str, "a string or None")
+
+
+def check_bool(name: str, value: object) -> None:
+    """Refuse *value* unless it is True or False (``1`` and ``"yes"`` are mistakes, not flags)."""
+    check_type(name, value, bool, "True or False (a bool)")
+
+
 def _check_int(name: str, value: object) -> int:
     # bool is an int subclass; True as a byte count is always a mistake.
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name} must be an integer number of bytes, got {value!r}")
+    check_type(name, value, int, "an int (a number of bytes)")
+    assert isinstance(value, int)
     return value
 
 
 def check_retry_total(value: object) -> None:
     """Refuse a store's ``retry_total`` unless it is an integer from 0 to 20."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 20:
+    check_type("retry_total", value, int, "an int")
+    assert isinstance(value, int)
+    if not 0 <= value <= 20:
         raise ValueError(f"retry_total must be an integer from 0 to 20, got {value!r}")
 
 
 def check_key_prefix(value: object) -> None:
     """Refuse a store's ``key_prefix`` unless a content name can follow it (see ``key_prefix_problem``)."""
-    problem = key_prefix_problem(value) if isinstance(value, str) else "it is not a string"
+    check_type("key_prefix", value, str, "a string")
+    assert isinstance(value, str)
+    problem = key_prefix_problem(value)
     if problem is not None:
         raise ValueError(f"key_prefix {value!r} cannot be used: {problem}")
 
@@ -54,13 +94,18 @@ def check_seconds(options: object, *names: str) -> None:
     """Refuse each field of *options* in *names* unless it is a positive, finite number of seconds."""
     for name in names:
         value = getattr(options, name)
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or not math.isfinite(value)
-            or value <= 0
-        ):
+        check_type(name, value, (int, float), "a number of seconds (int or float)")
+        if not math.isfinite(value) or value <= 0:
             raise ValueError(f"{name} must be a positive number of seconds (finite), got {value!r}")
+
+
+def check_timeouts(options: object, *names: str) -> None:
+    """Refuse each timeout of *options* in *names* unless it is from just above 0 to one day."""
+    check_seconds(options, *names)
+    for name in names:
+        value = getattr(options, name)
+        if value > MAX_TIMEOUT_SECONDS:
+            raise ValueError(f"{name} must be at most {MAX_TIMEOUT_SECONDS:,.0f} s (one day), got {value!r}")
 
 
 def read_limit(options: object) -> int:
@@ -87,9 +132,11 @@ def outage_budget(options: object) -> float:
 class LargePayloadStorageOptions(_upstream.LargePayloadStorageOptions):
     """When a value is externalized, how large it may be, and how it is stored.
 
-    Checked when built: a bad value raises :class:`ValueError` naming the field
-    and the allowed range. Instances are read-only afterwards; derive a changed
-    copy with :func:`dataclasses.replace`, which checks again.
+    Checked when built: a value of the wrong type raises :class:`TypeError`
+    naming the field, the expected type and the type given; a value out of
+    range raises :class:`ValueError` naming the field and the allowed range.
+    Instances are read-only afterwards; derive a changed copy with
+    :func:`dataclasses.replace`, which checks again.
 
     It subclasses ``durabletask.payload.LargePayloadStorageOptions`` so that a
     store of this package is also accepted where durabletask's own type is
@@ -163,8 +210,7 @@ class LargePayloadStorageOptions(_upstream.LargePayloadStorageOptions):
                     f"to {MAX_PAYLOAD_BYTES:,}, got {reading:,}"
                 )
         check_seconds(self, "outage_budget_seconds")
-        if not isinstance(self.enable_compression, bool):
-            raise ValueError(f"enable_compression must be True or False, got {self.enable_compression!r}")
+        check_bool("enable_compression", self.enable_compression)
         concurrency = _check_int("max_concurrency", self.max_concurrency)
         if not 1 <= concurrency <= 256:
             raise ValueError(f"max_concurrency must be between 1 and 256, got {concurrency}")

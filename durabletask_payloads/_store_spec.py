@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from ._options import LargePayloadStorageOptions
 from ._store import PayloadStore
@@ -28,8 +28,8 @@ store specs:
   azure:https://ACCOUNT.blob.core.windows.net[?container=NAME]
                                      BlobPayloadStore with DefaultAzureCredential (azure-identity)
   s3://BUCKET[/KEY_PREFIX][?region=R&endpoint=URL]
-                                     S3PayloadStore; credentials from the usual AWS chain
-  redis://HOST[:PORT][/DB][?prefix=P]  RedisPayloadStore (no password here: use redis: instead)
+                                     S3PayloadStore.from_url; credentials from the usual AWS chain
+  redis://HOST[:PORT][/DB][?prefix=P]  RedisPayloadStore.from_url (no password here: use redis: instead)
   redis:[?prefix=P]                  RedisPayloadStore; URL (with its password) from ${REDIS_ENV}
 """
 
@@ -105,7 +105,7 @@ def open_store(spec: str, options: LargePayloadStorageOptions | None = None) -> 
 
 
 def _azure(rest: str, settings: dict[str, Any]) -> PayloadStore:
-    from . import BlobPayloadStore, BlobPayloadStoreOptions
+    from .stores._azure_blob import BlobPayloadStore
 
     base, query = _query(rest)
     if "container" in query:
@@ -114,41 +114,26 @@ def _azure(rest: str, settings: dict[str, Any]) -> PayloadStore:
         connection_string = os.environ.get(AZURE_ENV)
         if not connection_string:
             raise ValueError(f"azure: needs a connection string in the {AZURE_ENV} environment variable")
-        return BlobPayloadStore(BlobPayloadStoreOptions(connection_string=connection_string, **settings))
+        return BlobPayloadStore.from_connection_string(connection_string, **settings)
     try:
         from azure.identity import DefaultAzureCredential  # type: ignore[import-untyped,import-not-found,unused-ignore]
     except ImportError as exc:
         raise ValueError(
             "azure:<account URL> signs in with DefaultAzureCredential: pip install azure-identity"
         ) from exc
-    return BlobPayloadStore(
-        BlobPayloadStoreOptions(account_url=base, credential=DefaultAzureCredential(), **settings)
-    )
+    return BlobPayloadStore.from_url(base, DefaultAzureCredential(), **settings)
 
 
 def _s3(spec: str, settings: dict[str, Any]) -> PayloadStore:
-    from . import S3PayloadStore, S3PayloadStoreOptions
+    from .stores._s3 import S3PayloadStore
 
-    base, query = _query(spec)
-    parts = urlsplit(base)
-    if not parts.netloc:
-        raise ValueError("s3:// needs a bucket: s3://BUCKET[/KEY_PREFIX]")
-    prefix = parts.path.lstrip("/")
-    if prefix:
-        settings["key_prefix"] = prefix if prefix.endswith("/") else prefix + "/"
-    return S3PayloadStore(
-        S3PayloadStoreOptions(
-            bucket=parts.netloc, region=query.get("region"), endpoint_url=query.get("endpoint"), **settings
-        )
-    )
+    return S3PayloadStore.from_url(spec, **settings)
 
 
 def _redis(spec: str, settings: dict[str, Any]) -> PayloadStore:
-    from . import RedisPayloadStore, RedisPayloadStoreOptions
+    from .stores._redis import RedisPayloadStore
 
     base, query = _query(spec)
-    if "prefix" in query:
-        settings["key_prefix"] = query["prefix"]
     if base in ("redis:", "rediss:"):
         url = os.environ.get(REDIS_ENV)
         if not url:
@@ -159,4 +144,9 @@ def _redis(spec: str, settings: dict[str, Any]) -> PayloadStore:
                 f"keep passwords off the command line: put the URL in {REDIS_ENV} and use redis:"
             )
         url = base
-    return RedisPayloadStore(RedisPayloadStoreOptions(url=url, **settings))
+    # The spec's own parameter: the store's URL calls it key_prefix (and passes the rest to redis-py).
+    if "prefix" in query:
+        settings["key_prefix"] = query.pop("prefix")
+    if query:
+        url = f"{url}{'&' if '?' in url else '?'}{urlencode(query)}"
+    return RedisPayloadStore.from_url(url, **settings)

@@ -1,13 +1,17 @@
-"""Async (``grpc.aio``) twins of the payload interceptors, with the same names.
+"""Async (``grpc.aio``) payload interceptors: ``AsyncPayloadInterceptor``, ``payload_interceptors_async``.
 
-``AsyncTaskHubGrpcClient`` uses these; use :func:`payload_interceptors` directly
-for other clients or workers built on ``grpc.aio`` channels.
+The names follow durabletask's convention (``Async…`` classes, ``…_async``
+functions and methods); both are exported from :mod:`durabletask_payloads` too.
+``AsyncTaskHubGrpcClient`` uses these; use :func:`payload_interceptors_async`
+directly for other clients or workers built on ``grpc.aio`` channels. The old
+same-as-sync names (``aio.PayloadInterceptor``, ``aio.payload_interceptors``)
+still work and emit a :class:`DeprecationWarning`.
 
 ``grpc.aio`` files an interceptor object under the first call type it
 implements and ignores the others, so one object cannot serve unary and
-streaming calls alike. :class:`PayloadInterceptor` therefore holds the logic
-and state, and hands out one small adapter per call type
-(:attr:`PayloadInterceptor.interceptors`); pass those to the channel.
+streaming calls alike. :class:`AsyncPayloadInterceptor` therefore holds the
+logic and state, and hands out one small adapter per call type
+(:attr:`AsyncPayloadInterceptor.interceptors`); pass those to the channel.
 """
 
 from __future__ import annotations
@@ -15,13 +19,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Hashable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc.aio
 from durabletask.internal import orchestrator_service_pb2 as pb
 from google.protobuf.message import Message
 
 from ._adapt import as_store
+from ._deprecation import deprecated_module_attribute
 from ._externalize import deexternalize_payloads_async, externalize_payloads_async
 from ._hooks import WORK_ITEMS, Hooks, method_name
 from ._store import PayloadStore
@@ -35,14 +40,14 @@ from ._workitems import (
     order_key,
 )
 
-__all__ = ["PayloadInterceptor", "payload_interceptors"]
+__all__ = ["AsyncPayloadInterceptor", "payload_interceptors_async"]
 
 _log = logging.getLogger("durabletask_payloads.interceptors")
 
 _Continuation = Callable[[grpc.aio.ClientCallDetails, Any], Any]
 
 
-class PayloadInterceptor:
+class AsyncPayloadInterceptor:
     """Async twin of :class:`durabletask_payloads.PayloadInterceptor`: same rules, awaited store calls.
 
     Give the channel :attr:`interceptors` (one adapter per call type), not
@@ -262,7 +267,7 @@ class PayloadInterceptor:
 
 
 class _UnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[type-arg]
-    def __init__(self, owner: PayloadInterceptor) -> None:
+    def __init__(self, owner: AsyncPayloadInterceptor) -> None:
         self.owner = owner
 
     async def intercept_unary_unary(
@@ -272,7 +277,7 @@ class _UnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[type-ar
 
 
 class _UnaryStream(grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[type-arg]
-    def __init__(self, owner: PayloadInterceptor) -> None:
+    def __init__(self, owner: AsyncPayloadInterceptor) -> None:
         self.owner = owner
 
     async def intercept_unary_stream(
@@ -282,7 +287,7 @@ class _UnaryStream(grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[type-
 
 
 class _StreamUnary(grpc.aio.StreamUnaryClientInterceptor):  # type: ignore[type-arg]
-    def __init__(self, owner: PayloadInterceptor) -> None:
+    def __init__(self, owner: AsyncPayloadInterceptor) -> None:
         self.owner = owner
 
     async def intercept_stream_unary(
@@ -295,7 +300,7 @@ class _StreamUnary(grpc.aio.StreamUnaryClientInterceptor):  # type: ignore[type-
 
 
 class _StreamStream(grpc.aio.StreamStreamClientInterceptor):  # type: ignore[type-arg]
-    def __init__(self, owner: PayloadInterceptor) -> None:
+    def __init__(self, owner: AsyncPayloadInterceptor) -> None:
         self.owner = owner
 
     async def intercept_stream_stream(
@@ -307,9 +312,28 @@ class _StreamStream(grpc.aio.StreamStreamClientInterceptor):  # type: ignore[typ
         return await self.owner.intercept_stream_stream(continuation, client_call_details, request_iterator)
 
 
-def payload_interceptors(store: PayloadStore) -> list[Any]:
+def payload_interceptors_async(store: PayloadStore) -> list[Any]:
     """Async twin of :func:`durabletask_payloads.payload_interceptors`, for ``grpc.aio`` channels.
 
     Returns one interceptor per call type (see the module docstring), sharing one state.
     """
-    return PayloadInterceptor(store).interceptors
+    return AsyncPayloadInterceptor(store).interceptors
+
+
+# The names before the one async convention; each use warns (DeprecationWarning).
+if TYPE_CHECKING:  # type checkers still accept the old names
+    PayloadInterceptor = AsyncPayloadInterceptor
+    payload_interceptors = payload_interceptors_async
+__getattr__ = deprecated_module_attribute(
+    __name__,
+    {
+        "PayloadInterceptor": (
+            "durabletask_payloads.AsyncPayloadInterceptor",
+            lambda: AsyncPayloadInterceptor,
+        ),
+        "payload_interceptors": (
+            "durabletask_payloads.payload_interceptors_async",
+            lambda: payload_interceptors_async,
+        ),
+    },
+)

@@ -76,7 +76,7 @@ def new_service_client(
     kwargs: dict[str, Any] = {
         # Retries are ours (_retry.py decides what is transient): the SDK's are off.
         "retry_policy": retry(retry_total=0),
-        "connection_timeout": options.connection_timeout_seconds,
+        "connection_timeout": options.connect_timeout_seconds,
         "read_timeout": options.read_timeout_seconds,
         "max_single_get_size": GET_CHUNK,
         "max_chunk_get_size": GET_CHUNK,
@@ -94,7 +94,7 @@ def new_service_client(
             session=session,
             session_owner=True,
             # A transport given to a client keeps its own timeouts: set them here too.
-            connection_timeout=options.connection_timeout_seconds,
+            connection_timeout=options.connect_timeout_seconds,
             read_timeout=options.read_timeout_seconds,
         )
     client_type = AsyncBlobServiceClient if asynchronous else BlobServiceClient

@@ -7,11 +7,12 @@ import binascii
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from .._blob_addressing import account_endpoint
-from .._options import RemoteStoreOptions, check_seconds
+from .._deprecation import renamed_fields
+from .._options import RemoteStoreOptions, check_optional_str, check_timeouts, check_type, type_error
 from .._redact import strip_url
 
 __all__ = ["BlobAccount", "BlobPayloadStoreOptions"]
@@ -22,7 +23,9 @@ _SCOPE_RE = re.compile(r"(?!-)(?!.*--)[a-z0-9-]{3,63}(?<!-)")
 
 
 def _check_container(name: str, value: object) -> str:
-    if not isinstance(value, str) or _CONTAINER_RE.fullmatch(value) is None:
+    check_type(name, value, str, "a container name (a string)")
+    assert isinstance(value, str)
+    if _CONTAINER_RE.fullmatch(value) is None:
         raise ValueError(
             f"{name} must be a valid Azure container name (3-63 characters: lowercase letters, digits and "
             f"single hyphens, starting and ending with a letter or digit), got {value!r}"
@@ -32,15 +35,16 @@ def _check_container(name: str, value: object) -> str:
 
 def _check_containers(name: str, value: object) -> tuple[str, ...]:
     if isinstance(value, str) or not isinstance(value, (tuple, list, set, frozenset)):
-        raise ValueError(f"{name} must be a collection of container names, got {value!r}")
+        raise type_error(name, "a collection of container names (tuple, list or set)", value)
     return tuple(_check_container(name, item) for item in value)
 
 
 def _split_sas_url(name: str, url: object) -> tuple[str, str | None]:
     """Split an account URL into the URL without its query and the query (a SAS), never echoing the query."""
-    if not isinstance(url, str) or not url.lower().startswith(("https://", "http://")):
-        shown = strip_url(url) if isinstance(url, str) else url
-        raise ValueError(f"{name} must be an http(s) URL, got {shown!r}")
+    check_type(name, url, str, "an http(s) URL (a string)")
+    assert isinstance(url, str)
+    if not url.lower().startswith(("https://", "http://")):
+        raise ValueError(f"{name} must be an http(s) URL, got {strip_url(url)!r}")
     try:
         parts = urlsplit(url)
         has_user = parts.username is not None
@@ -102,22 +106,20 @@ class BlobAccount:
 
 def _accounts(value: object) -> tuple[BlobAccount, ...]:
     if isinstance(value, (str, BlobAccount)) or not isinstance(value, Iterable):
-        raise ValueError(
-            "allowed_accounts must be a collection of BlobAccount or account URLs, "
-            f"got {type(value).__name__}"
-        )
+        raise type_error("allowed_accounts", "a collection of BlobAccount or account URLs", value)
     accounts: list[BlobAccount] = []
     for item in value:
         if isinstance(item, str):
             item = BlobAccount(item)
         elif not isinstance(item, BlobAccount):
-            raise ValueError(f"allowed_accounts holds BlobAccount or account URLs, got {type(item).__name__}")
+            raise type_error("allowed_accounts items", "BlobAccount or account URLs (strings)", item)
         if any(known.account_url.lower() == item.account_url.lower() for known in accounts):
             raise ValueError(f"allowed_accounts lists {item.account_url} twice")
         accounts.append(item)
     return tuple(accounts)
 
 
+@renamed_fields(connection_timeout_seconds="connect_timeout_seconds")
 @dataclass(eq=True)
 class BlobPayloadStoreOptions(RemoteStoreOptions):
     """Settings of :class:`~durabletask_payloads.BlobPayloadStore`.
@@ -153,8 +155,11 @@ class BlobPayloadStoreOptions(RemoteStoreOptions):
             read, each a :class:`BlobAccount` (with its credential) or an account URL
             (read with this store's own credential). A v2 token naming any other
             account is refused before any request is made. Default none.
-        connection_timeout_seconds: Time allowed to connect. Default 10.
-        read_timeout_seconds: Time allowed between bytes of a response. Default 60.
+        connect_timeout_seconds: Time allowed to connect. Default 10; at most 86,400.
+            (Formerly ``connection_timeout_seconds``, still accepted with a
+            :class:`DeprecationWarning`.)
+        read_timeout_seconds: Time allowed between bytes of a response. Default 60;
+            at most 86,400.
         encryption_scope: Encrypt the blobs this store writes with this
             encryption scope of the account (its key, Microsoft- or
             customer-managed, stays in Azure). Sent on every write; reads need
@@ -173,10 +178,10 @@ class BlobPayloadStoreOptions(RemoteStoreOptions):
     credential: Any = field(default=None, repr=False)
     async_credential: Any = field(default=None, repr=False)
     api_version: str | None = None
-    token_version: str = "v1"  # noqa: S105 - a format version, not a secret
+    token_version: Literal["v1", "v2"] = "v1"  # noqa: S105 - a format version, not a secret
     allowed_containers: tuple[str, ...] = ()
     allowed_accounts: tuple[BlobAccount | str, ...] = ()
-    connection_timeout_seconds: float = 10.0
+    connect_timeout_seconds: float = 10.0
     read_timeout_seconds: float = 60.0
     encryption_scope: str | None = None
     customer_provided_key: str | None = field(default=None, repr=False)
@@ -184,6 +189,8 @@ class BlobPayloadStoreOptions(RemoteStoreOptions):
     def _validate(self) -> None:
         super()._validate()
         _check_container("container_name", self.container_name)
+        # Secrets: check_type names the type given, never the value.
+        check_optional_str(self, "connection_string", "account_url", "api_version")
         object.__setattr__(
             self, "allowed_containers", _check_containers("allowed_containers", self.allowed_containers)
         )
@@ -201,14 +208,16 @@ class BlobPayloadStoreOptions(RemoteStoreOptions):
                 # The SDK would put it back into every URL it builds; as a credential it stays out of repr().
                 object.__setattr__(self, "credential", sas)
             object.__setattr__(self, "account_url", url)
+        check_type("token_version", self.token_version, str, "'v1' or 'v2' (a string)")
         if self.token_version not in ("v1", "v2"):
             raise ValueError(f"token_version must be 'v1' or 'v2', got {self.token_version!r}")
-        check_seconds(self, "connection_timeout_seconds", "read_timeout_seconds")
+        check_timeouts(self, "connect_timeout_seconds", "read_timeout_seconds")
         self._validate_encryption()
 
     def _validate_encryption(self) -> None:
+        check_optional_str(self, "encryption_scope", "customer_provided_key")
         scope = self.encryption_scope
-        if scope is not None and (not isinstance(scope, str) or _SCOPE_RE.fullmatch(scope) is None):
+        if scope is not None and _SCOPE_RE.fullmatch(scope) is None:
             raise ValueError(
                 f"encryption_scope must be 3-63 lowercase letters, digits and inner dashes, got {scope!r}"
             )

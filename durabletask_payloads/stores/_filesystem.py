@@ -27,6 +27,7 @@ from .._codec import (
     record_info,
     store_verified,
 )
+from .._deprecation import warn_renamed
 from .._exceptions import (
     PayloadError,
     PayloadIntegrityError,
@@ -38,8 +39,9 @@ from .._exceptions import (
 from .._options import LargePayloadStorageOptions, read_limit
 from .._store import PayloadInfo, PayloadStore
 from .._token import format_simple_token, is_content_name, parse_simple_token
+from ._filesystem_options import FileSystemPayloadStoreOptions, filesystem_options
 
-__all__ = ["FileSystemPayloadStore"]
+__all__ = ["FileSystemPayloadStore", "FileSystemPayloadStoreOptions"]
 
 _SCHEME = "file"
 _log = logging.getLogger("durabletask_payloads.stores.filesystem")
@@ -96,10 +98,13 @@ class FileSystemPayloadStore(PayloadStore):
 
     Args:
         root: Directory to keep payloads in; created if missing.
-        options: Size and compression settings; the defaults when omitted.
-        fsync: Flush each file to disk before it becomes visible, so a crash
-            cannot leave a token pointing at an empty file. Turn off for
-            scratch directories where speed matters more.
+        options: Size, compression and ``fsync`` settings
+            (:class:`FileSystemPayloadStoreOptions`; plain
+            :class:`~durabletask_payloads.LargePayloadStorageOptions` work too,
+            with ``fsync`` on); the defaults when omitted.
+        fsync: Deprecated: give ``FileSystemPayloadStoreOptions(fsync=...)``.
+            Still honoured (and folded into :attr:`options`), with a
+            :class:`DeprecationWarning`.
 
     """
 
@@ -108,11 +113,14 @@ class FileSystemPayloadStore(PayloadStore):
         root: str | os.PathLike[str],
         options: LargePayloadStorageOptions | None = None,
         *,
-        fsync: bool = True,
+        fsync: bool | None = None,
     ) -> None:
+        if fsync is not None:
+            warn_renamed("FileSystemPayloadStore(fsync=...)", "FileSystemPayloadStoreOptions(fsync=...)")
         self._root = Path(root).absolute()
-        self._options = options if options is not None else LargePayloadStorageOptions()
-        self._fsync = fsync
+        self._options = filesystem_options(options, fsync)
+        # Options of another class (durabletask's own, say) have no fsync: flushing is the safe default.
+        self._fsync = bool(getattr(self._options, "fsync", True))
         self._root.mkdir(parents=True, exist_ok=True, mode=0o700)
 
     @property
@@ -122,7 +130,7 @@ class FileSystemPayloadStore(PayloadStore):
 
     @property
     def options(self) -> LargePayloadStorageOptions:
-        """The size and compression settings of this store."""
+        """The settings of this store (:class:`FileSystemPayloadStoreOptions` unless given another class)."""
         return self._options
 
     @property

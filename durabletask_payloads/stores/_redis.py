@@ -43,6 +43,7 @@ from .._store import PayloadInfo, PayloadStore
 from .._token import REDIS_V1_PREFIX, format_redis_token, is_content_name, parse_redis_token
 from ._redis_errors import failure
 from ._redis_options import RedisPayloadStoreOptions
+from ._store_urls import redis_url_settings
 
 __all__ = ["RedisPayloadStore", "RedisPayloadStoreOptions"]
 
@@ -84,11 +85,23 @@ class RedisPayloadStore(PayloadStore):
         # asyncio connections belong to the event loop that opened them: one client per loop.
         self._aio_clients: PerLoop[redis.asyncio.Redis] = PerLoop(lambda: self._new_client(asynchronous=True))
 
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> RedisPayloadStore:
+        """Build a store from a ``redis://``, ``rediss://`` (TLS) or ``unix://`` URL.
+
+        ``redis://:PASSWORD@HOST:6379/0?key_prefix=payloads:``: ``key_prefix`` is
+        this store's parameter, the rest goes to redis-py as it is; *options* are
+        further :class:`RedisPayloadStoreOptions` fields (not ones the URL sets).
+        The URL is never shown by ``repr()``, logs or errors. Raises
+        :class:`TypeError` for a wrong type, :class:`ValueError` for a wrong value.
+        """
+        return cls(RedisPayloadStoreOptions(**redis_url_settings(url, options)))
+
     def _new_client(self, *, asynchronous: bool) -> Any:
         options = self._options
         kwargs: dict[str, Any] = {
             "socket_connect_timeout": options.connect_timeout_seconds,
-            "socket_timeout": options.timeout_seconds,
+            "socket_timeout": options.read_timeout_seconds,
             # Retries are ours (_retry.py decides what is transient): redis-py's are off.
             "retry": (AsyncRetry if asynchronous else Retry)(NoBackoff(), 0),
         }

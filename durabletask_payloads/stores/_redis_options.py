@@ -4,16 +4,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .._options import RemoteStoreOptions, check_key_prefix, check_seconds
+from .._deprecation import renamed_fields
+from .._options import (
+    RemoteStoreOptions,
+    check_bool,
+    check_key_prefix,
+    check_optional_str,
+    check_seconds,
+    check_timeouts,
+    check_type,
+)
 
 __all__ = ["RedisPayloadStoreOptions"]
 
 #: The longest TTL: a century (``SET ... PX`` takes milliseconds; None keeps keys for ever).
 MAX_TTL_SECONDS = 100 * 365 * 86_400
-#: The longest connect or command timeout: a socket timeout cannot hold much more.
-MAX_TIMEOUT_SECONDS = 86_400.0
 
 
+@renamed_fields(timeout_seconds="read_timeout_seconds")
 @dataclass(eq=True)
 class RedisPayloadStoreOptions(RemoteStoreOptions):
     """Settings of :class:`~durabletask_payloads.RedisPayloadStore`.
@@ -46,7 +54,9 @@ class RedisPayloadStoreOptions(RemoteStoreOptions):
             included. None (the default) keeps payloads until deleted. From
             0.001 to 3,153,600,000 (a century).
         connect_timeout_seconds: Time allowed to connect. Default 5; at most 86,400.
-        timeout_seconds: Time allowed for a command's answer. Default 30; at most 86,400.
+        read_timeout_seconds: Time allowed for a command's answer (redis-py's
+            ``socket_timeout``: each wait on the socket). Default 30; at most 86,400.
+            (Formerly ``timeout_seconds``, still accepted with a :class:`DeprecationWarning`.)
 
     """
 
@@ -60,22 +70,24 @@ class RedisPayloadStoreOptions(RemoteStoreOptions):
     key_prefix: str = "durabletask-payloads:"
     ttl_seconds: float | None = None
     connect_timeout_seconds: float = 5.0
-    timeout_seconds: float = 30.0
+    read_timeout_seconds: float = 30.0
 
     def _validate(self) -> None:
         super()._validate()
+        # The URL and the password are secrets: check_type names the type given, never the value.
+        check_optional_str(self, "url", "host", "username", "password")
         if self.url is not None:
-            if not isinstance(self.url, str) or not self.url.startswith(("redis://", "rediss://", "unix://")):
+            if not self.url.startswith(("redis://", "rediss://", "unix://")):
                 # The URL may hold a password: it is not quoted.
                 raise ValueError("url must start with redis://, rediss:// or unix://")
             if self.host is not None or self.password is not None or self.username is not None:
                 raise ValueError("give url or host (with username/password), not both")
         for name, low, high in (("port", 1, 65535), ("db", 0, 1_000_000)):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            check_type(name, value, int, "an int")
+            if not low <= value <= high:
                 raise ValueError(f"{name} must be an integer from {low} to {high}, got {value!r}")
-        if not isinstance(self.ssl, bool):
-            raise ValueError(f"ssl must be True or False, got {self.ssl!r}")
+        check_bool("ssl", self.ssl)
         check_key_prefix(self.key_prefix)
         if self.ttl_seconds is not None:
             check_seconds(self, "ttl_seconds")
@@ -84,13 +96,7 @@ class RedisPayloadStoreOptions(RemoteStoreOptions):
                     f"ttl_seconds must be from 0.001 (1 ms) to {MAX_TTL_SECONDS:,} (a century; None keeps "
                     f"keys for ever), got {self.ttl_seconds!r}"
                 )
-        check_seconds(self, "connect_timeout_seconds", "timeout_seconds")
-        for name in ("connect_timeout_seconds", "timeout_seconds"):
-            value = getattr(self, name)
-            if value > MAX_TIMEOUT_SECONDS:
-                raise ValueError(
-                    f"{name} must be at most {MAX_TIMEOUT_SECONDS:,.0f} s (a day), got {value!r}"
-                )
+        check_timeouts(self, "connect_timeout_seconds", "read_timeout_seconds")
 
     @property
     def ttl_milliseconds(self) -> int | None:

@@ -32,6 +32,7 @@ from ._s3_objects import (
     refusal,
 )
 from ._s3_options import S3PayloadStoreOptions
+from ._store_urls import s3_url_settings
 
 if TYPE_CHECKING:
     from obstore import Attributes, GetResult, PutMode
@@ -79,6 +80,27 @@ class S3PayloadStore(PayloadStore):
         self._clients_lock = threading.Lock()
         self._client(options.bucket)  # a configuration error shows now, not at the first transfer
 
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> S3PayloadStore:
+        """Build a store from ``s3://BUCKET[/KEY_PREFIX][?region=REGION&endpoint=URL]``.
+
+        The path, when there is one, is the ``key_prefix`` (a ``/`` is added
+        at its end if missing). Credentials never go in the URL: give them as
+        keywords, a ``profile``, or leave them to the AWS chain.
+
+        Args:
+            url: The bucket, and optionally the key prefix, region and endpoint.
+            **options: Further :class:`S3PayloadStoreOptions` fields; one the URL
+                sets already is refused.
+
+        Raises:
+            TypeError: *url* is not a string, or an option has the wrong type.
+            ValueError: The URL is not understood (the message says which part),
+                or an option is out of range.
+
+        """
+        return cls(S3PayloadStoreOptions(**s3_url_settings(url, options)))
+
     def _credential_provider(self) -> Any:
         options = self._options
         if options.profile is None:
@@ -117,7 +139,8 @@ class S3PayloadStore(PayloadStore):
                 config["session_token"] = options.session_token
         client_options: ClientConfig = {
             "connect_timeout": timedelta(seconds=options.connect_timeout_seconds),
-            "timeout": timedelta(seconds=options.timeout_seconds),
+            "read_timeout": timedelta(seconds=options.read_timeout_seconds),
+            "timeout": timedelta(seconds=options.attempt_timeout_seconds),
             "allow_http": (options.endpoint_url or "").startswith("http://"),
         }
         # Retries are ours (_retry.py decides what is transient): obstore's are off.

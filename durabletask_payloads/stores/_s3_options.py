@@ -6,22 +6,32 @@ import base64
 import binascii
 import ipaddress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from .._options import RemoteStoreOptions, check_key_prefix, check_seconds
+from .._deprecation import renamed_fields
+from .._options import (
+    RemoteStoreOptions,
+    check_key_prefix,
+    check_optional_str,
+    check_timeouts,
+    check_type,
+    type_error,
+)
 from .._token import is_s3_bucket_name
 
-__all__ = ["S3PayloadStoreOptions"]
+__all__ = ["S3PayloadStoreOptions", "ServerSideEncryption"]
 
 #: SSE modes a store may ask for by name; SSE-C is chosen by giving ``sse_customer_key``.
 _SSE_MODES = ("AES256", "aws:kms", "aws:kms:dsse")
-#: The longest connect or request timeout: sockets and obstore's durations cannot hold much more.
-MAX_TIMEOUT_SECONDS = 86_400.0
+#: The values of ``server_side_encryption`` (as :data:`_SSE_MODES`, for type checkers).
+ServerSideEncryption = Literal["AES256", "aws:kms", "aws:kms:dsse"]
 
 
 def _check_bucket(name: str, value: object) -> str:
-    if not isinstance(value, str) or not is_s3_bucket_name(value):
+    check_type(name, value, str, "a bucket name (a string)")
+    assert isinstance(value, str)
+    if not is_s3_bucket_name(value):
         raise ValueError(
             f"{name} must be a valid S3 bucket name (3-63 characters: lowercase letters, digits, '.' and "
             f"'-', starting and ending with a letter or digit), got {value!r}"
@@ -43,6 +53,7 @@ def _key_may_go_to(endpoint_url: str) -> bool:
         return False
 
 
+@renamed_fields(timeout_seconds="attempt_timeout_seconds")
 @dataclass(eq=True)
 class S3PayloadStoreOptions(RemoteStoreOptions):
     """Settings of :class:`~durabletask_payloads.S3PayloadStore`.
@@ -83,8 +94,14 @@ class S3PayloadStoreOptions(RemoteStoreOptions):
         allowed_buckets: Further buckets whose tokens may be read. A token
             naming any other bucket is refused before any request is made.
         connect_timeout_seconds: Time allowed to connect. Default 10; at most 86,400.
-        timeout_seconds: Time allowed for a whole request, body included.
-            Default 60; at most 86,400.
+        read_timeout_seconds: Time allowed between bytes of a response (each
+            read; it restarts after every successful one). Default 60; at most 86,400.
+        attempt_timeout_seconds: Time allowed for one whole attempt of a request,
+            from connecting to the last byte of the body (obstore's ``timeout``);
+            ``request_timeout_seconds`` bounds all attempts together. Default 60;
+            at most 86,400. (Formerly ``timeout_seconds``, still accepted with a
+            :class:`DeprecationWarning`.) S3 alone has it: the other stores'
+            clients have no whole-attempt timeout.
         server_side_encryption: Encrypt objects at rest with keys S3 holds:
             ``"AES256"`` (SSE-S3), ``"aws:kms"`` (SSE-KMS) or ``"aws:kms:dsse"``
             (DSSE-KMS). None (the default) leaves it to the bucket's default
@@ -111,21 +128,25 @@ class S3PayloadStoreOptions(RemoteStoreOptions):
     credential_provider: Any = field(default=None, repr=False)
     allowed_buckets: tuple[str, ...] = ()
     connect_timeout_seconds: float = 10.0
-    timeout_seconds: float = 60.0
-    server_side_encryption: str | None = None
+    read_timeout_seconds: float = 60.0
+    attempt_timeout_seconds: float = 60.0
+    server_side_encryption: ServerSideEncryption | None = None
     sse_kms_key_id: str | None = None
     sse_customer_key: str | None = field(default=None, repr=False)
 
     def _validate(self) -> None:
         super()._validate()
         _check_bucket("bucket", self.bucket)
-        if not isinstance(self.allowed_buckets, (tuple, list, set, frozenset)):
-            raise ValueError(
-                f"allowed_buckets must be a collection of bucket names, got {self.allowed_buckets!r}"
-            )
-        names = tuple(_check_bucket("allowed_buckets", name) for name in self.allowed_buckets)
+        buckets: object = self.allowed_buckets  # typed as a tuple; given anything
+        if isinstance(buckets, str) or not isinstance(buckets, (tuple, list, set, frozenset)):
+            raise type_error("allowed_buckets", "a collection of bucket names (tuple, list or set)", buckets)
+        names = tuple(_check_bucket("allowed_buckets", name) for name in buckets)
         object.__setattr__(self, "allowed_buckets", names)
         check_key_prefix(self.key_prefix)
+        # Secrets among them: check_type names the type given, never the value.
+        check_optional_str(
+            self, "region", "endpoint_url", "access_key_id", "secret_access_key", "session_token", "profile"
+        )
         if self.endpoint_url is not None and not self.endpoint_url.startswith(("https://", "http://")):
             raise ValueError(f"endpoint_url must be an http(s) URL, got {self.endpoint_url!r}")
         if (self.access_key_id is None) != (self.secret_access_key is None):
@@ -142,17 +163,12 @@ class S3PayloadStoreOptions(RemoteStoreOptions):
                 "give at most one of access_key_id/secret_access_key, profile and credential_provider"
             )
         if self.credential_provider is not None and not callable(self.credential_provider):
-            raise ValueError("credential_provider must be callable")
-        check_seconds(self, "connect_timeout_seconds", "timeout_seconds")
-        for name in ("connect_timeout_seconds", "timeout_seconds"):
-            if getattr(self, name) > MAX_TIMEOUT_SECONDS:
-                value = getattr(self, name)
-                raise ValueError(
-                    f"{name} must be at most {MAX_TIMEOUT_SECONDS:,.0f} (one day), got {value!r}"
-                )
+            raise type_error("credential_provider", "a callable", self.credential_provider)
+        check_timeouts(self, "connect_timeout_seconds", "read_timeout_seconds", "attempt_timeout_seconds")
         self._validate_encryption()
 
     def _validate_encryption(self) -> None:
+        check_optional_str(self, "server_side_encryption", "sse_kms_key_id", "sse_customer_key")
         mode = self.server_side_encryption
         if mode is not None and mode not in _SSE_MODES:
             raise ValueError(
@@ -160,7 +176,7 @@ class S3PayloadStoreOptions(RemoteStoreOptions):
                 "(for SSE-C give sse_customer_key)"
             )
         if self.sse_kms_key_id is not None:
-            if not isinstance(self.sse_kms_key_id, str) or not self.sse_kms_key_id.strip():
+            if not self.sse_kms_key_id.strip():
                 raise ValueError(
                     f"sse_kms_key_id must be a KMS key ID, ARN or alias, got {self.sse_kms_key_id!r}"
                 )

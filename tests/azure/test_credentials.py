@@ -273,7 +273,7 @@ class TestTransportFailures:
         key = account_sas()
         endpoint = f"http://127.0.0.1:{free_port()}/{DEV_ACCOUNT}"  # nothing listens there
         with BUILDERS["connection-string"](
-            endpoint, key, retry_total=0, connection_timeout_seconds=2, outage_budget_seconds=1
+            endpoint, key, retry_total=0, connect_timeout_seconds=2, outage_budget_seconds=1
         ) as store:
             yield store, key
 

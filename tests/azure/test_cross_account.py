@@ -202,14 +202,23 @@ class TestAllowedAccountsSettings:
             (["https://other.blob.core.windows.net", "https://OTHER.blob.core.windows.net"], "twice"),
             (["https://other.blob.core.windows.net/container"], "host style"),
             (["ftp://other"], "http"),
-            ("https://other.blob.core.windows.net", "a collection"),
-            ([42], "BlobAccount or account URLs"),
         ],
     )
     def test_bad_values_are_refused_by_name_without_the_query(self, accounts: object, message: str) -> None:
         with pytest.raises(ValueError, match=message) as refused:
             BlobPayloadStoreOptions(connection_string="c", allowed_accounts=accounts)  # type: ignore[arg-type]
         assert "topsecret" not in str(refused.value)
+
+    @pytest.mark.parametrize(
+        ("accounts", "message"),
+        [
+            ("https://other.blob.core.windows.net", "a collection of BlobAccount .*, got str"),
+            ([42], "BlobAccount or account URLs .*, got int"),
+        ],
+    )
+    def test_values_of_the_wrong_type_are_type_errors(self, accounts: object, message: str) -> None:
+        with pytest.raises(TypeError, match=message):
+            BlobPayloadStoreOptions(connection_string="c", allowed_accounts=accounts)  # type: ignore[arg-type]
 
     def test_an_async_credential_needs_its_sync_twin(self) -> None:
         with pytest.raises(ValueError, match="async_credential needs its sync twin"):

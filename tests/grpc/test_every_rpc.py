@@ -182,7 +182,7 @@ def test_async_interceptor(server: tuple[Server, str], method: MethodDescriptor,
 
     async def call() -> list[Message]:
         async with grpc.aio.insecure_channel(
-            address, interceptors=dtp_aio.payload_interceptors(state.store)
+            address, interceptors=dtp_aio.payload_interceptors_async(state.store)
         ) as ch:
             if method.server_streaming:
                 stream = ch.unary_stream(path, in_cls.SerializeToString, out_cls.FromString)

@@ -333,7 +333,7 @@ class TestOptions:
             ({"ttl_seconds": 0}, "ttl_seconds must be a positive number"),
             ({"ttl_seconds": 0.0001}, "ttl_seconds must be from 0.001"),
             ({"retry_total": -1}, "retry_total must be an integer from 0 to 20"),
-            ({"timeout_seconds": "5"}, "timeout_seconds must be a positive number"),
+            ({"read_timeout_seconds": 0}, "read_timeout_seconds must be a positive number"),
         ],
     )
     def test_bad_values_name_the_field(self, values: dict[str, object], message: str) -> None:

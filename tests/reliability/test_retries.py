@@ -82,7 +82,8 @@ def _s3(server: MotoS3) -> Iterator[Proxied]:
     proxy.start()
     bucket = new_s3_bucket(server)
     options = dataclasses.replace(
-        s3_options(server, bucket, timeout_seconds=1, **FAST), endpoint_url=f"http://127.0.0.1:{proxy.port}"
+        s3_options(server, bucket, attempt_timeout_seconds=1, **FAST),
+        endpoint_url=f"http://127.0.0.1:{proxy.port}",
     )
 
     def corrupt(token: str) -> None:

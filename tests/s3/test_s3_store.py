@@ -366,9 +366,8 @@ class TestOptions:
             ({"access_key_id": "only-the-id"}, "give both access_key_id and secret_access_key"),
             ({"session_token": "t"}, "session_token needs access_key_id"),
             ({"profile": "p", "credential_provider": lambda: {}}, "give at most one of"),
-            ({"credential_provider": "not callable"}, "credential_provider must be callable"),
             ({"retry_total": 21}, "retry_total must be an integer from 0 to 20"),
-            ({"timeout_seconds": 0}, "timeout_seconds must be a positive number"),
+            ({"attempt_timeout_seconds": 0}, "attempt_timeout_seconds must be a positive number"),
             ({"threshold_bytes": 0}, "threshold_bytes must be between 1 and"),
         ],
     )
@@ -376,6 +375,10 @@ class TestOptions:
         arguments: dict[str, object] = {"bucket": "payloads", **values}
         with pytest.raises(ValueError, match=message):
             S3PayloadStoreOptions(**arguments)  # type: ignore[arg-type]
+
+    def test_a_credential_provider_that_cannot_be_called_is_a_type_error(self) -> None:
+        with pytest.raises(TypeError, match="credential_provider must be a callable, got str"):
+            S3PayloadStoreOptions(bucket="payloads", credential_provider="not callable")
 
     def test_allowed_buckets_become_a_tuple(self) -> None:
         options = S3PayloadStoreOptions(bucket="payloads", allowed_buckets=["abc"])

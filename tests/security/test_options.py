@@ -32,21 +32,30 @@ class TestSeconds:
     def test_redis_ttl(self, value: float) -> None:
         _refused(RedisPayloadStoreOptions, "ttl_seconds", value)
 
-    @pytest.mark.parametrize("field", ["connect_timeout_seconds", "timeout_seconds"])
+    @pytest.mark.parametrize("field", ["connect_timeout_seconds", "read_timeout_seconds"])
     @pytest.mark.parametrize("value", [math.nan, math.inf, 1e10])
     def test_redis_timeouts(self, field: str, value: float) -> None:
         """1e10 s does not fit a socket timeout: on main it failed at the first command."""
         _refused(RedisPayloadStoreOptions, field, value)
 
-    @pytest.mark.parametrize("field", ["connect_timeout_seconds", "timeout_seconds"])
+    @pytest.mark.parametrize(
+        "field", ["connect_timeout_seconds", "read_timeout_seconds", "attempt_timeout_seconds"]
+    )
     @pytest.mark.parametrize("value", [math.nan, math.inf, 1e300])
     def test_s3_timeouts(self, field: str, value: float) -> None:
         """1e300 s does not fit a duration: on main the store failed to build with an OverflowError."""
         _refused(S3PayloadStoreOptions, field, value, **S3)
 
+    @pytest.mark.parametrize("field", ["connect_timeout_seconds", "read_timeout_seconds"])
+    @pytest.mark.parametrize("value", [math.nan, math.inf, 86_400.5])
+    def test_azure_timeouts(self, field: str, value: float) -> None:
+        """Bounded like S3's and Redis's: at most one day."""
+        _refused(BlobPayloadStoreOptions, field, value, **AZURE)
+
     def test_the_largest_allowed_values_work(self) -> None:
-        RedisPayloadStoreOptions(ttl_seconds=100 * 365 * 86_400, timeout_seconds=86_400)
-        S3PayloadStoreOptions(timeout_seconds=86_400, **S3)  # type: ignore[arg-type]
+        RedisPayloadStoreOptions(ttl_seconds=100 * 365 * 86_400, read_timeout_seconds=86_400)
+        S3PayloadStoreOptions(attempt_timeout_seconds=86_400, read_timeout_seconds=86_400, **S3)  # type: ignore[arg-type]
+        BlobPayloadStoreOptions(connect_timeout_seconds=86_400, read_timeout_seconds=86_400, **AZURE)  # type: ignore[arg-type]
 
 
 class TestSizes:

@@ -15,6 +15,7 @@ import pytest
 
 from durabletask_payloads import (
     FileSystemPayloadStore,
+    FileSystemPayloadStoreOptions,
     InvalidPayloadTokenError,
     LargePayloadStorageOptions,
     PayloadIntegrityError,
@@ -154,7 +155,7 @@ print(json.dumps([store.upload(p, instance_id="shared") for p in payloads]))
 
 class TestConcurrentWriters:
     def test_threads_writing_the_same_and_different_payloads(self, tmp_path: Path) -> None:
-        store = FileSystemPayloadStore(tmp_path, fsync=False)
+        store = FileSystemPayloadStore(tmp_path, FileSystemPayloadStoreOptions(fsync=False))
         payloads = [json.dumps(orders(20, seed)).encode() for seed in range(10)]
         barrier = threading.Barrier(8)
         results: list[list[str]] = []

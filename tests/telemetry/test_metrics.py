@@ -19,6 +19,7 @@ from durabletask_payloads import (
     BlobPayloadStore,
     BlobPayloadStoreOptions,
     FileSystemPayloadStore,
+    FileSystemPayloadStoreOptions,
     LargePayloadStorageOptions,
     PayloadNotFoundError,
     PayloadStoreUnavailableError,
@@ -31,6 +32,7 @@ from ..services import DEV_ACCOUNT, DEV_KEY, Azurite
 from .conftest import PAYLOAD, Telemetry
 
 OPTIONS = LargePayloadStorageOptions(threshold_bytes=1024)
+FILE_OPTIONS = FileSystemPayloadStoreOptions(threshold_bytes=1024, fsync=False)
 RETRIES = 2
 FS = "FileSystemPayloadStore"
 METRICS = [
@@ -57,8 +59,8 @@ def _value(tag: str, size: int) -> bytes:
 class TestTransferMetrics:
     def test_uploads_downloads_bytes_and_cache(self, telemetry: Telemetry, tmp_path: Path) -> None:
         """Counts and byte totals are exactly what moved; a cache hit is not a download."""
-        writer = FileSystemPayloadStore(tmp_path, OPTIONS, fsync=False)
-        reader = FileSystemPayloadStore(tmp_path, OPTIONS, fsync=False)
+        writer = FileSystemPayloadStore(tmp_path, FILE_OPTIONS)
+        reader = FileSystemPayloadStore(tmp_path, FILE_OPTIONS)
         sizes = (2_000, 30_000, 400_000)
         response = pb.OrchestratorResponse(instanceId="i")
         for number, size in enumerate(sizes):

@@ -25,6 +25,7 @@ from opentelemetry.trace import SpanKind
 
 from durabletask_payloads import (
     FileSystemPayloadStore,
+    FileSystemPayloadStoreOptions,
     LargePayloadStorageOptions,
     TaskHubGrpcClient,
     TaskHubGrpcWorker,
@@ -38,6 +39,7 @@ pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 OPTIONS = LargePayloadStorageOptions(threshold_bytes=1024)
+FILE_OPTIONS = FileSystemPayloadStoreOptions(threshold_bytes=1024, fsync=False)
 FAN_OUT = 3
 
 
@@ -61,8 +63,8 @@ class Run:
 
 def _fan_out(address: str, root: Path) -> Run:
     # Two store objects on one directory, as a client and a worker in two processes would have.
-    worker_store = FileSystemPayloadStore(root, OPTIONS, fsync=False)
-    client_store = FileSystemPayloadStore(root, OPTIONS, fsync=False)
+    worker_store = FileSystemPayloadStore(root, FILE_OPTIONS)
+    client_store = FileSystemPayloadStore(root, FILE_OPTIONS)
     inputs = [{"item": n, "rows": [f"row-{n}-{i:04d}" for i in range(300)]} for n in range(FAN_OUT)]
     worker = TaskHubGrpcWorker(host_address=address, payload_store=worker_store)
     worker.add_orchestrator(fan_out)

@@ -17,6 +17,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from durabletask_payloads import (
     FileSystemPayloadStore,
+    FileSystemPayloadStoreOptions,
     InMemoryPayloadStore,
     LargePayloadStorageOptions,
     PayloadInfo,
@@ -36,6 +37,7 @@ from .conftest import PAYLOAD, Telemetry, recording
 
 THRESHOLD = 1024
 OPTIONS = LargePayloadStorageOptions(threshold_bytes=THRESHOLD)
+FILE_OPTIONS = FileSystemPayloadStoreOptions(threshold_bytes=THRESHOLD, fsync=False)
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -70,7 +72,7 @@ def assert_no_payload(spans: list[ReadableSpan], payloads: list[str]) -> None:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[FileSystemPayloadStore]:
-    with FileSystemPayloadStore(tmp_path / "payloads", OPTIONS, fsync=False) as opened:
+    with FileSystemPayloadStore(tmp_path / "payloads", FILE_OPTIONS) as opened:
         yield opened
 
 

@@ -55,6 +55,13 @@ def hooks(store: dtp.FileSystemPayloadStore) -> None:
     assert client.payload_store is store
     sync_interceptors: list[dtp.PayloadInterceptor] = dtp.payload_interceptors(store)
     assert sync_interceptors
+    async_interceptors: list[object] = dtp.payload_interceptors_async(store)
+    assert async_interceptors
+    assert aio.payload_interceptors_async(store) and dtp.AsyncPayloadInterceptor(store).interceptors
+    interceptor: aio.AsyncPayloadInterceptor = dtp.AsyncPayloadInterceptor(store)
+    assert interceptor.store is store
+    # The old aio names still type-check (they warn at run time).
+    assert aio.PayloadInterceptor is aio.AsyncPayloadInterceptor
     assert aio.payload_interceptors(store)
 
 
@@ -72,3 +79,52 @@ def errors(exc: Exception) -> str | None:
     if isinstance(exc, dtp.PayloadNotFoundError | dtp.PayloadIntegrityError | dtp.InvalidPayloadTokenError):
         return exc.token
     return None
+
+
+def options_vocabulary() -> None:
+    # One vocabulary: connect_timeout_seconds and read_timeout_seconds on every remote store.
+    blob = dtp.BlobPayloadStoreOptions(
+        connection_string="UseDevelopmentStorage=true",
+        connect_timeout_seconds=5,
+        read_timeout_seconds=30,
+        token_version="v2",
+    )
+    s3 = dtp.S3PayloadStoreOptions(
+        bucket="payloads",
+        connect_timeout_seconds=5,
+        read_timeout_seconds=30,
+        attempt_timeout_seconds=90,
+        server_side_encryption="aws:kms",
+    )
+    redis_options = dtp.RedisPayloadStoreOptions(connect_timeout_seconds=5, read_timeout_seconds=30)
+    seconds: float = (
+        blob.connect_timeout_seconds + s3.read_timeout_seconds + redis_options.read_timeout_seconds
+    )
+    assert seconds
+    assert dataclasses.replace(blob, read_timeout_seconds=10).token_version in ("v1", "v2")
+    # Literal-typed options refuse other strings at type-check time.
+    dtp.BlobPayloadStoreOptions(connection_string="c", token_version="v3")  # type: ignore[arg-type]
+    dtp.S3PayloadStoreOptions(bucket="b", server_side_encryption="rot13")  # type: ignore[arg-type]
+    # Renamed fields are not fields any more: the type checker points at the new names.
+    dtp.BlobPayloadStoreOptions(connection_string="c", connection_timeout_seconds=5)  # type: ignore[call-arg]
+    filesystem = dtp.FileSystemPayloadStoreOptions(threshold_bytes=1024, fsync=False)
+    flushed: bool = filesystem.fsync
+    assert not flushed
+    store = dtp.FileSystemPayloadStore("./payloads", filesystem)
+    assert store.options is filesystem
+
+
+def from_urls() -> None:
+    s3: dtp.S3PayloadStore = dtp.S3PayloadStore.from_url(
+        "s3://payloads/prefix?region=eu-west-1", retry_total=2
+    )
+    redis_store: dtp.RedisPayloadStore = dtp.RedisPayloadStore.from_url("rediss://cache:6380/0?key_prefix=p:")
+    blob: dtp.BlobPayloadStore = dtp.BlobPayloadStore.from_connection_string("UseDevelopmentStorage=true")
+    for store in (s3, redis_store, blob):
+        store.close()
+
+
+def routing_selectors() -> dtp.RoutingPayloadStore:
+    small = dtp.InMemoryPayloadStore()
+    large = dtp.FileSystemPayloadStore("./payloads")
+    return dtp.RoutingPayloadStore([small, large], dtp.by_size(small, large, boundary=4096))

@@ -44,12 +44,15 @@ class TestValidation:
         assert options.max_stored_payload_bytes == 1000
 
     @pytest.mark.parametrize("value", [True, 1.5, "1024", None])
-    def test_threshold_must_be_an_integer(self, value: object) -> None:
-        with pytest.raises(ValueError, match="threshold_bytes must be an integer"):
+    def test_threshold_of_another_type_is_a_type_error(self, value: object) -> None:
+        """A wrong type is a TypeError naming the field, the expected type and the type given."""
+        with pytest.raises(
+            TypeError, match=rf"threshold_bytes must be an int .*, got {type(value).__name__}$"
+        ):
             LargePayloadStorageOptions(threshold_bytes=value)  # type: ignore[arg-type]
 
     def test_compression_flag_must_be_a_bool(self) -> None:
-        with pytest.raises(ValueError, match="enable_compression must be True or False"):
+        with pytest.raises(TypeError, match=r"enable_compression must be True or False \(a bool\), got str"):
             LargePayloadStorageOptions(enable_compression="yes")  # type: ignore[arg-type]
 
 

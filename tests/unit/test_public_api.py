@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import inspect
 
+import pytest
+
 import durabletask_payloads
-from durabletask_payloads import aio
+from durabletask_payloads import InMemoryPayloadStore, aio
 
 
 class TestExports:
@@ -45,9 +47,60 @@ class TestExports:
             payload_interceptors,
         )
 
-    def test_aio_twins_have_the_sync_names(self) -> None:
-        assert aio.PayloadInterceptor.__name__ == durabletask_payloads.PayloadInterceptor.__name__
-        assert aio.payload_interceptors.__name__ == durabletask_payloads.payload_interceptors.__name__
+    def test_aio_all_is_sorted_and_exported_from_the_root(self) -> None:
+        assert aio.__all__ == sorted(aio.__all__)
+        for name in aio.__all__:
+            assert getattr(durabletask_payloads, name) is getattr(aio, name)
+
+
+class TestAsyncConvention:
+    """One convention, durabletask's: ``Async…`` classes, ``…_async`` functions and methods."""
+
+    def test_async_interceptor_names(self) -> None:
+        assert aio.AsyncPayloadInterceptor is durabletask_payloads.AsyncPayloadInterceptor
+        assert aio.payload_interceptors_async is durabletask_payloads.payload_interceptors_async
+
+    def test_old_aio_class_name_works_and_warns(self) -> None:
+        with pytest.warns(DeprecationWarning, match=r"aio\.PayloadInterceptor .*AsyncPayloadInterceptor"):
+            old = aio.PayloadInterceptor
+        assert old is aio.AsyncPayloadInterceptor
+
+    def test_old_aio_function_name_works_and_warns(self) -> None:
+        store = InMemoryPayloadStore()
+        with pytest.warns(DeprecationWarning, match="payload_interceptors_async"):
+            from durabletask_payloads.aio import payload_interceptors
+        interceptors = payload_interceptors(store)
+        assert len(interceptors) == 4
+        assert interceptors[0].owner.store is store
+
+    def test_an_unknown_aio_name_is_still_an_attribute_error(self) -> None:
+        with pytest.raises(AttributeError, match="no_such_name"):
+            _ = aio.no_such_name  # type: ignore[attr-defined]
+
+    def test_every_public_async_callable_follows_the_convention(self) -> None:
+        """Coroutine functions end in ``_async``; a class whose methods are all async is ``Async…``.
+
+        Exempt, by design: the protocol names Python and grpc.aio call
+        (``__aenter__``, ``aclose``, ``intercept_*``), and the methods of an
+        ``Async…`` class, which keep the sync names as durabletask's own
+        ``AsyncTaskHubGrpcClient`` does.
+        """
+        exempt = {"__aenter__", "__aexit__", "aclose"}
+        wrong = []
+        surfaces = [(durabletask_payloads, durabletask_payloads.__all__), (aio, aio.__all__)]
+        for module, names in surfaces:
+            for name in names:
+                value = getattr(module, name)
+                if inspect.iscoroutinefunction(value) and not name.endswith("_async"):
+                    wrong.append(name)
+                if not inspect.isclass(value) or name.startswith("Async"):
+                    continue
+                for attr, member in inspect.getmembers(value):
+                    if attr in exempt or attr.startswith(("_", "intercept_")):
+                        continue
+                    if inspect.iscoroutinefunction(member) and not attr.endswith("_async"):
+                        wrong.append(f"{name}.{attr}")
+        assert wrong == []
 
 
 class TestDocstrings:
