@@ -111,7 +111,7 @@ class AsyncTaskHubGrpcClient(_client.AsyncTaskHubGrpcClient):
 
     ``grpc.aio`` cannot add an interceptor to an existing channel, so
     ``channel=`` cannot be combined with ``payload_store=``: build the channel
-    with ``interceptors=durabletask_payloads.aio.payload_interceptors(store)``
+    with ``interceptors=durabletask_payloads.payload_interceptors_async(store)``
     instead.
 
     Raises:
@@ -133,7 +133,7 @@ class AsyncTaskHubGrpcClient(_client.AsyncTaskHubGrpcClient):
             raise ValueError(
                 "AsyncTaskHubGrpcClient cannot add the payload interceptor to a channel you created: "
                 "pass channel= or payload_store=, not both. Create the channel with "
-                "interceptors=durabletask_payloads.aio.payload_interceptors(store) instead."
+                "interceptors=durabletask_payloads.payload_interceptors_async(store) instead."
             )
         self._payload_interceptor = (
             aio.AsyncPayloadInterceptor(payload_store) if payload_store is not None else None
