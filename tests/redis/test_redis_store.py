@@ -22,8 +22,8 @@ from durabletask_payloads import (
     RedisPayloadStoreOptions,
 )
 
+from ..faults import ConnectionCounter, assert_refused_before_any_io
 from ..helpers import (
-    assert_refused_before_any_io,
     check_async_round_trip_and_close,
     check_each_event_loop_is_served,
     free_port,
@@ -31,8 +31,6 @@ from ..helpers import (
     race_uploads,
 )
 from ..services import Redis
-
-pytestmark = pytest.mark.redis
 
 
 def _options(server: Redis, **values: object) -> RedisPayloadStoreOptions:
@@ -198,10 +196,15 @@ class TestMetadataAndIntegrity:
 
 class TestRefusals:
     @pytest.fixture
-    def offline(self) -> Iterator[RedisPayloadStore]:
-        """A store whose server does not exist: any command would fail after slow retries."""
+    def port(self) -> Iterator[ConnectionCounter]:
+        with ConnectionCounter() as port:
+            yield port
+
+    @pytest.fixture
+    def offline(self, port: ConnectionCounter) -> Iterator[RedisPayloadStore]:
+        """A store whose "server" counts connections and answers none."""
         options = RedisPayloadStoreOptions(
-            host="127.0.0.1", port=free_port(), key_prefix="p:", retry_total=3, retry_backoff_seconds=2
+            host="127.0.0.1", port=port.port, key_prefix="p:", retry_total=3, retry_backoff_seconds=0.01
         )
         with RedisPayloadStore(options) as store:
             yield store
@@ -219,8 +222,10 @@ class TestRefusals:
             "redis:v1:p:" + "a" * 5000 + "0" * 32,
         ],
     )
-    def test_refused_before_any_command(self, offline: RedisPayloadStore, token: str) -> None:
-        assert_refused_before_any_io(offline, token)
+    def test_refused_before_any_command(
+        self, offline: RedisPayloadStore, port: ConnectionCounter, token: str
+    ) -> None:
+        assert_refused_before_any_io(offline, token, port)
 
     def test_an_unreachable_server_fails_after_its_retries(self) -> None:
         options = RedisPayloadStoreOptions(

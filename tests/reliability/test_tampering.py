@@ -21,7 +21,7 @@ from ..e2e.conftest import Env, start_env, stop_env
 from ..helpers import orders
 from ..services import Azurite
 
-pytestmark = [pytest.mark.azurite, pytest.mark.e2e]
+pytestmark = pytest.mark.e2e
 
 # Without a cache the worker reads the input again at every replay, as a restarted worker would.
 NO_CACHE = {"threshold_bytes": 1024, "cache_max_bytes": 0}

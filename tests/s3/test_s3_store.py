@@ -23,8 +23,8 @@ from durabletask_payloads import (
 )
 
 from ..conftest import new_s3_bucket, s3_options
+from ..faults import ConnectionCounter, assert_refused_before_any_io
 from ..helpers import (
-    assert_refused_before_any_io,
     check_async_round_trip_and_close,
     check_each_event_loop_is_served,
     free_port,
@@ -32,8 +32,6 @@ from ..helpers import (
     race_uploads,
 )
 from ..services import MOTO_ACCESS_KEY, MOTO_SECRET_KEY, MotoS3
-
-pytestmark = pytest.mark.s3
 
 PREFIX = "durabletask-payloads/"
 SESSION_TOKEN = "session-token-that-must-not-leak-7f3a"
@@ -197,16 +195,21 @@ class TestRefusals:
     """Tokens are data from the backend: they never widen what the store reads."""
 
     @pytest.fixture
-    def offline(self) -> Iterator[S3PayloadStore]:
-        """A store whose endpoint has nothing listening: any request would fail slowly."""
+    def port(self) -> Iterator[ConnectionCounter]:
+        with ConnectionCounter() as port:
+            yield port
+
+    @pytest.fixture
+    def offline(self, port: ConnectionCounter) -> Iterator[S3PayloadStore]:
+        """A store whose endpoint counts connections and answers none."""
         options = S3PayloadStoreOptions(
             bucket="payloads",
-            endpoint_url=f"http://127.0.0.1:{free_port()}",
+            endpoint_url=f"http://127.0.0.1:{port.port}",
             region="us-east-1",
             access_key_id=MOTO_ACCESS_KEY,
             secret_access_key=MOTO_SECRET_KEY,
             retry_total=3,
-            retry_backoff_seconds=2,
+            retry_backoff_seconds=0.01,
         )
         with S3PayloadStore(options) as store:
             yield store
@@ -227,8 +230,10 @@ class TestRefusals:
             "s3:v1:payloads:" + "a/" * 2000 + "0" * 32,
         ],
     )
-    def test_refused_before_any_request(self, offline: S3PayloadStore, token: str) -> None:
-        assert_refused_before_any_io(offline, token)
+    def test_refused_before_any_request(
+        self, offline: S3PayloadStore, port: ConnectionCounter, token: str
+    ) -> None:
+        assert_refused_before_any_io(offline, token, port)
 
     @pytest.mark.parametrize(
         "value", ["s3:v1:payloads", "s3:v1:payloads:", "s3:v2:payloads:" + PREFIX + "0" * 32, "blob:v1:c:n"]
