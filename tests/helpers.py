@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 
 from durabletask_payloads import (
     LargePayloadStorageOptions,
@@ -225,3 +226,31 @@ def import_error_without(module: str, store: str, options: str = "") -> str:
         "except ImportError as exc:\n    print(exc)\n"
     )
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+
+
+def open_connections(ports: Collection[int]) -> set[int]:
+    """This process's established TCP connections to 127.0.0.1 on *ports*, by socket inode.
+
+    Read from /proc (the suite runs on Linux): the kernel's own account of what a store still
+    holds open, whatever client library holds it.
+    """
+    mine = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # closed since the listing
+            continue
+        if target.startswith("socket:["):
+            mine.add(int(target[len("socket:[") : -1]))
+    found = set()
+    for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
+        with open(table, encoding="ascii") as lines:
+            next(lines)  # the header
+            for line in lines:
+                fields = line.split()
+                remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+                established = fields[3] == "01"
+                inode = int(fields[9])
+                if established and inode in mine and remote_port in ports:
+                    found.add(inode)
+    return found
