@@ -98,7 +98,7 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redis]:
 
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3]:
-    """moto's real S3 server, as a subprocess on 127.0.0.1 and a free port (from the dev extra)."""
+    """moto's real S3 server, as a subprocess on 127.0.0.1 and a free port (from the dev group)."""
     yield from _serve(start_moto_s3, tmp_path_factory.mktemp("moto-s3"))
 
 
