@@ -45,6 +45,13 @@ class Remote:
     rewrite: Callable[[str, bytes], None]
     #: Something about the stored object that changes whenever it is written again.
     fingerprint: Callable[[str], object]
+
+
+@dataclass(frozen=True)
+class Offline:
+    """One remote store kind with no server behind it: what a test can check without one."""
+
+    kind: str
     #: A store whose endpoint is 127.0.0.1:<port>, carrying credentials (which errors must not show).
     unreachable: Callable[[int], PayloadStore]
     #: A well-formed token of this store kind, for reads from an unreachable store.
@@ -87,17 +94,6 @@ def _azure(azurite: Azurite) -> Remote:
         with blob(token) as client:
             return client.get_blob_properties().etag
 
-    def unreachable(port: int) -> PayloadStore:
-        return BlobPayloadStore(
-            BlobPayloadStoreOptions(
-                connection_string=(
-                    f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
-                    f"BlobEndpoint=http://127.0.0.1:{port}/{DEV_ACCOUNT};"
-                ),
-                **FAST,  # type: ignore[arg-type]
-            )
-        )
-
     return Remote(
         kind="azure_blob",
         store=lambda: BlobPayloadStore(options),
@@ -105,15 +101,11 @@ def _azure(azurite: Azurite) -> Remote:
         key=lambda token: token.rsplit(":", 1)[1],
         rewrite=rewrite,
         fingerprint=fingerprint,
-        unreachable=unreachable,
-        token="blob:v1:durabletask-payloads:" + "0" * 32,
-        secrets=(DEV_KEY,),
-        extra=("azure.storage.blob", "BlobPayloadStore", "", "pip install 'durabletask-payloads[azure]'"),
     )
 
 
 def _s3(server: MotoS3) -> Remote:
-    from durabletask_payloads import S3PayloadStore, S3PayloadStoreOptions
+    from durabletask_payloads import S3PayloadStore
 
     bucket = new_s3_bucket(server)
     options = s3_options(server, bucket)
@@ -150,18 +142,6 @@ def _s3(server: MotoS3) -> Remote:
         finally:
             client.close()
 
-    def unreachable(port: int) -> PayloadStore:
-        return S3PayloadStore(
-            S3PayloadStoreOptions(
-                bucket="payloads",
-                endpoint_url=f"http://127.0.0.1:{port}",
-                access_key_id=MOTO_ACCESS_KEY,
-                secret_access_key=MOTO_SECRET_KEY,
-                session_token=S3_SESSION_TOKEN,
-                **FAST,  # type: ignore[arg-type]
-            )
-        )
-
     return Remote(
         kind="s3",
         store=lambda: S3PayloadStore(options),
@@ -169,11 +149,6 @@ def _s3(server: MotoS3) -> Remote:
         key=key,
         rewrite=rewrite,
         fingerprint=fingerprint,
-        unreachable=unreachable,
-        token="s3:v1:payloads:durabletask-payloads/" + "0" * 32,
-        # The server's text and URLs stay out of S3 errors too.
-        secrets=(MOTO_SECRET_KEY, S3_SESSION_TOKEN, "127.0.0.1"),
-        extra=("obstore", "S3PayloadStore", "", "pip install 'durabletask-payloads[s3]'"),
     )
 
 
@@ -205,10 +180,6 @@ def _redis(server: Redis) -> Remote:
         with raw() as client:
             return client.get(key(token))
 
-    def unreachable(port: int) -> PayloadStore:
-        url = f"redis://:{REDIS_PASSWORD}@127.0.0.1:{port}/0"
-        return RedisPayloadStore(RedisPayloadStoreOptions(url=url, **FAST))  # type: ignore[arg-type]
-
     return Remote(
         kind="redis",
         store=lambda: RedisPayloadStore(options),
@@ -216,6 +187,75 @@ def _redis(server: Redis) -> Remote:
         key=key,
         rewrite=rewrite,
         fingerprint=fingerprint,
+    )
+
+
+#: Each remote kind, the server fixture it needs, and that server's marker (the ``remote`` fixture
+#: in tests/stores/conftest.py fetches the server by name, which the collection hook cannot see).
+REMOTES = [
+    pytest.param(("azure_blob", "azurite", _azure), id="azure_blob", marks=pytest.mark.azurite),
+    pytest.param(("s3", "s3_server", _s3), id="s3", marks=pytest.mark.s3),
+    pytest.param(("redis", "redis_server", _redis), id="redis", marks=pytest.mark.redis),
+]
+
+
+def _azure_offline() -> Offline:
+    from durabletask_payloads import BlobPayloadStore, BlobPayloadStoreOptions
+
+    def unreachable(port: int) -> PayloadStore:
+        return BlobPayloadStore(
+            BlobPayloadStoreOptions(
+                connection_string=(
+                    f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
+                    f"BlobEndpoint=http://127.0.0.1:{port}/{DEV_ACCOUNT};"
+                ),
+                **FAST,  # type: ignore[arg-type]
+            )
+        )
+
+    return Offline(
+        kind="azure_blob",
+        unreachable=unreachable,
+        token="blob:v1:durabletask-payloads:" + "0" * 32,
+        secrets=(DEV_KEY,),
+        extra=("azure.storage.blob", "BlobPayloadStore", "", "pip install 'durabletask-payloads[azure]'"),
+    )
+
+
+def _s3_offline() -> Offline:
+    from durabletask_payloads import S3PayloadStore, S3PayloadStoreOptions
+
+    def unreachable(port: int) -> PayloadStore:
+        return S3PayloadStore(
+            S3PayloadStoreOptions(
+                bucket="payloads",
+                endpoint_url=f"http://127.0.0.1:{port}",
+                access_key_id=MOTO_ACCESS_KEY,
+                secret_access_key=MOTO_SECRET_KEY,
+                session_token=S3_SESSION_TOKEN,
+                **FAST,  # type: ignore[arg-type]
+            )
+        )
+
+    return Offline(
+        kind="s3",
+        unreachable=unreachable,
+        token="s3:v1:payloads:durabletask-payloads/" + "0" * 32,
+        # The server's text and URLs stay out of S3 errors too.
+        secrets=(MOTO_SECRET_KEY, S3_SESSION_TOKEN, "127.0.0.1"),
+        extra=("obstore", "S3PayloadStore", "", "pip install 'durabletask-payloads[s3]'"),
+    )
+
+
+def _redis_offline() -> Offline:
+    from durabletask_payloads import RedisPayloadStore, RedisPayloadStoreOptions
+
+    def unreachable(port: int) -> PayloadStore:
+        url = f"redis://:{REDIS_PASSWORD}@127.0.0.1:{port}/0"
+        return RedisPayloadStore(RedisPayloadStoreOptions(url=url, **FAST))  # type: ignore[arg-type]
+
+    return Offline(
+        kind="redis",
         unreachable=unreachable,
         token="redis:v1:durabletask-payloads:" + "0" * 32,
         secrets=(REDIS_PASSWORD,),
@@ -228,10 +268,9 @@ def _redis(server: Redis) -> Remote:
     )
 
 
-#: Each remote kind, the server fixture it needs, and that server's marker (the ``remote`` fixture
-#: in tests/stores/conftest.py fetches the server by name, which the collection hook cannot see).
-REMOTES = [
-    pytest.param(("azure_blob", "azurite", _azure), id="azure_blob", marks=pytest.mark.azurite),
-    pytest.param(("s3", "s3_server", _s3), id="s3", marks=pytest.mark.s3),
-    pytest.param(("redis", "redis_server", _redis), id="redis", marks=pytest.mark.redis),
+#: Each remote kind with no server: no marker, so `-m "not azurite and not s3 and not redis"` keeps it.
+OFFLINE = [
+    pytest.param(_azure_offline, id="azure_blob"),
+    pytest.param(_s3_offline, id="s3"),
+    pytest.param(_redis_offline, id="redis"),
 ]

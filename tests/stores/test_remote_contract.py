@@ -1,4 +1,6 @@
-"""What every remote store keeps, on its real server: Azure Blob (Azurite), S3 (moto), Redis.
+"""What every remote store keeps: Azure Blob (Azurite), S3 (moto), Redis (redis-server).
+
+``remote`` tests run on the real server; ``offline`` tests need none (and carry no server marker).
 
 Driven by :mod:`tests.stores.remote_harness`; the contract every store keeps, remote or not, is
 test_contract.py, and what one store alone does is in tests/azure, tests/s3 and tests/redis.
@@ -17,7 +19,7 @@ from ..helpers import (
     import_error_without,
     race_uploads,
 )
-from .remote_harness import Remote
+from .remote_harness import Offline, Remote
 
 
 class TestConditionalWrites:
@@ -53,20 +55,20 @@ class TestIntegrity:
 
 class TestUnreachable:
     def test_reads_and_writes_are_retried_then_fail_as_transient_naming_no_secret(
-        self, remote: Remote
+        self, offline: Offline
     ) -> None:
-        with ConnectionCounter() as port, remote.unreachable(port.port) as store:
+        with ConnectionCounter() as port, offline.unreachable(port.port) as store:
             with pytest.raises(PayloadStoreUnavailableError) as upload:
                 store.upload(b"x")
             after_upload = port.count()
             with pytest.raises(PayloadStoreUnavailableError) as download:
-                store.download(remote.token)
+                store.download(offline.token)
             after_download = port.count()
         # retry_total=1: each operation tried at least twice (the client library may add attempts).
         assert after_upload >= 2 and after_download - after_upload >= 2, (after_upload, after_download)
         for error in (upload.value, download.value):
             assert error.transient
-            for secret in remote.secrets:
+            for secret in offline.secrets:
                 assert secret not in str(error)
 
 
@@ -80,6 +82,6 @@ class TestAsync:
             check_each_event_loop_is_served(store)
 
 
-def test_a_missing_extra_names_the_install_command(remote: Remote) -> None:
-    module, store, options, install = remote.extra
+def test_a_missing_extra_names_the_install_command(offline: Offline) -> None:
+    module, store, options, install = offline.extra
     assert install in import_error_without(module, store, options)
