@@ -28,6 +28,7 @@ from durabletask_payloads import (
     by_size,
 )
 
+from . import services
 from .helpers import free_port
 from .services import (
     MOTO_ACCESS_KEY,
@@ -97,22 +98,65 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Redis]:
 
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoS3]:
-    """moto's real S3 server, as a subprocess on 127.0.0.1 and a free port (from the dev extra)."""
+    """moto's real S3 server, as a subprocess on 127.0.0.1 and a free port (from the dev group)."""
     yield from _serve(start_moto_s3, tmp_path_factory.mktemp("moto-s3"))
 
 
-#: Each server fixture, and the marker a test using it must carry (so `-m "not redis"` is honest).
-SERVER_MARKERS = {"azurite": "azurite", "redis_server": "redis", "s3_server": "s3"}
+#: Each fixture that starts a server, and the marker of that server. A test whose fixtures include
+#: one is marked automatically, per test: a module, class or parametrisation never needs the marker
+#: for its fixtures, and `-m "not azurite and not s3 and not redis"` keeps every test that needs none.
+SERVER_FIXTURES = {
+    "azurite": "azurite",
+    "own_azurite": "azurite",  # tests/reliability/conftest.py: an Azurite the test stops
+    "https_azurite": "azurite",  # tests/stores/test_encryption.py
+    "oauth_azurite": "azurite",  # tests/azure/test_cross_account_identity.py
+    "redis_server": "redis",
+    "s3_server": "s3",
+}
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects, so the markers added here count
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A test that uses a server fixture must carry that server's marker."""
+    """Mark each test with the server its fixtures start."""
     for item in items:
-        for fixture, marker in SERVER_MARKERS.items():
-            if fixture in getattr(item, "fixturenames", ()) and item.get_closest_marker(marker) is None:
-                raise pytest.UsageError(
-                    f"{item.nodeid} uses the {fixture} fixture without the {marker} marker"
-                )
+        fixtures = set(getattr(item, "fixturenames", ()))
+        for marker in sorted({SERVER_FIXTURES[name] for name in fixtures & SERVER_FIXTURES.keys()}):
+            if item.get_closest_marker(marker) is None:
+                item.add_marker(marker)
+
+
+#: The test being run, so a server that starts can tell whether that test carries its marker.
+_running: list[pytest.Item] = []
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[object]:
+    _running.append(item)
+    try:
+        return (yield)
+    finally:
+        _running.pop()
+
+
+def _refuse_unmarked(server: Service) -> None:
+    """A server started on behalf of a test without that server's marker is an error, not a surprise.
+
+    Reached when a test gets a server some way the collection hook cannot see (``getfixturevalue``,
+    a helper): without this, `-m "not redis"` would start redis-server anyway.
+    """
+    if _running and _running[-1].get_closest_marker(server.marker) is None:
+        raise ServiceError(
+            f"{_running[-1].nodeid} starts {server.name} without the {server.marker!r} marker: "
+            f"mark the test, or its parametrisation, with pytest.mark.{server.marker}"
+        )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    services.before_start.append(_refuse_unmarked)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    services.before_start.remove(_refuse_unmarked)
 
 
 def new_s3_bucket(server: MotoS3) -> str:

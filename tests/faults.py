@@ -4,16 +4,26 @@ The store under test talks to the proxy over TCP as it would to the service;
 the proxy forwards to the real server (Azurite), except for the requests a test
 told it to fail: answered with an error status, or held past the client's read
 timeout. It records every request, so a test can count retries.
+
+:class:`ConnectionCounter` is the other half: a port with no server behind it that counts the
+connections made to it, so "no request was made" is a count of zero, never a stopwatch.
 """
 
 from __future__ import annotations
 
+import asyncio
 import http.client
+import selectors
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import pytest
+
+from durabletask_payloads import InvalidPayloadTokenError, PayloadStore
 
 from .helpers import free_port
 
@@ -132,3 +142,77 @@ class FaultProxy:
             self.server.shutdown()
             self.server.server_close()
             self.server = None
+
+
+class ConnectionCounter:
+    """A TCP port on 127.0.0.1 that accepts connections, counts them and closes them unanswered.
+
+    Point a store at it to prove an operation opened no connection: ``count()`` stays 0. It speaks
+    no protocol, so it serves Azure and S3 (HTTP) and Redis (RESP) alike. A client that does connect
+    reads an immediate EOF, so a test that should fail fails at once instead of timing out.
+    """
+
+    def __init__(self) -> None:
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        self._socket.setblocking(False)
+        self.port: int = self._socket.getsockname()[1]
+        self._accepted = 0
+        self._lock = threading.Lock()
+        # close() writes to one end to wake the accepting thread, which then returns.
+        self._wake_reader, self._wake_writer = socket.socketpair()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _accept_pending(self) -> None:
+        """Accept and close every connection in the backlog (the lock is held)."""
+        while True:
+            try:
+                connection, _ = self._socket.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            self._accepted += 1
+            connection.close()
+
+    def _serve(self) -> None:
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._socket, selectors.EVENT_READ)
+            selector.register(self._wake_reader, selectors.EVENT_READ)
+            while True:
+                ready = {key.fileobj for key, _ in selector.select()}
+                if self._wake_reader in ready:
+                    return
+                with self._lock:
+                    self._accept_pending()
+
+    def count(self) -> int:
+        """Connections opened so far, the ones still in the kernel's backlog included."""
+        with self._lock:
+            self._accept_pending()
+            return self._accepted
+
+    def close(self) -> None:
+        self._wake_writer.send(b"x")
+        self._thread.join()
+        for sock in (self._socket, self._wake_reader, self._wake_writer):
+            sock.close()
+
+    def __enter__(self) -> ConnectionCounter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def assert_refused_before_any_io(store: PayloadStore, token: str, *ports: ConnectionCounter) -> None:
+    """Every reading method refuses *token*, and not one connection reached *ports*.
+
+    Give a store whose endpoint is one of *ports* (and, for a token naming another endpoint, that
+    endpoint too): a request would have to connect first, so a count of zero proves none was made.
+    """
+    before = [port.count() for port in ports]
+    for operation in (store.download, store.delete, store.inspect):
+        with pytest.raises(InvalidPayloadTokenError):
+            operation(token)
+    with pytest.raises(InvalidPayloadTokenError):
+        asyncio.run(store.download_async(token))
+    assert [port.count() for port in ports] == before, "a connection was opened for a refused token"

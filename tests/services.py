@@ -7,7 +7,7 @@ a failure (never a skip).
 
 - Azurite comes from ./node_modules (make test runs `npm ci`).
 - redis-server is the Debian package (make test installs it when missing).
-- The S3 server is moto's standalone server, from the dev extra (`pip install -e '.[dev]'`).
+- The S3 server is moto's standalone server, from the dev dependency group (`pip install -e . --group dev`).
 """
 
 from __future__ import annotations
@@ -21,9 +21,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from .helpers import free_port
 
@@ -54,6 +55,10 @@ class ServiceError(RuntimeError):
     """A server is not installed or did not start."""
 
 
+#: Called with each server before it starts; the test session checks markers here (tests/conftest.py).
+before_start: list[Callable[[Service], None]] = []
+
+
 @dataclass
 class Service:
     """A server process on 127.0.0.1; subclasses say how to run it and how to tell it is up."""
@@ -63,6 +68,8 @@ class Service:
     process: subprocess.Popen[bytes] | None = None
 
     name = "service"
+    #: The pytest marker of the tests that need this server.
+    marker: ClassVar[str] = ""
 
     def command(self) -> list[str]:
         raise NotImplementedError
@@ -75,6 +82,8 @@ class Service:
 
     def start(self) -> None:
         """Start (or restart, on the same port and data) and wait until it answers."""
+        for check in before_start:
+            check(self)
         self.check_installed()
         log = open(self.location / f"{self.name}.log", "ab")  # noqa: SIM115 - owned by the process
         self.process = subprocess.Popen(
@@ -123,6 +132,7 @@ class Azurite(Service):
     """azurite-blob, the Azure Storage emulator."""
 
     name = "azurite"
+    marker = "azurite"
 
     @property
     def endpoint(self) -> str:
@@ -160,6 +170,7 @@ class Redis(Service):
     """redis-server without persistence: nothing is written to disk."""
 
     name = "redis"
+    marker = "redis"
 
     @property
     def url(self) -> str:
@@ -197,6 +208,7 @@ class MotoS3(Service):
     """moto's standalone server, an in-memory S3 (and more) on one port."""
 
     name = "moto-s3"
+    marker = "s3"
 
     @property
     def endpoint(self) -> str:
@@ -218,7 +230,7 @@ class MotoS3(Service):
         if importlib.util.find_spec("moto") is None or importlib.util.find_spec("flask") is None:
             raise ServiceError(
                 "moto's server is expected but not installed; `make test` installs it "
-                "(pip install -e '.[dev]', which pulls moto[server])."
+                "(pip install -e . --group dev, which pulls moto[server])."
             )
 
     def command(self) -> list[str]:

@@ -25,8 +25,6 @@ from ..faults import FaultProxy
 from ..interop import vectors
 from ..services import DEV_ACCOUNT, DEV_KEY, Azurite
 
-pytestmark = pytest.mark.azurite
-
 CONTRACT_ENDPOINT = "127.0.0.1:10000"
 
 

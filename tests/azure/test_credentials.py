@@ -57,8 +57,6 @@ from ..helpers import free_port, orders
 from ..interop import vectors
 from ..services import DEV_ACCOUNT, DEV_KEY, Azurite
 
-pytestmark = pytest.mark.azurite
-
 HOSTILE = "blob:v2:https://attacker.blob.core.windows.net/abc/x"
 CONTRACT_ENDPOINT = "127.0.0.1:10000"
 

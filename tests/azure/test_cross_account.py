@@ -38,8 +38,6 @@ from ..faults import FaultProxy
 from ..helpers import orders
 from ..services import Azurite
 
-pytestmark = pytest.mark.azurite
-
 OTHER = "otheracct"
 OTHER_KEY = base64.b64encode(b"a key for the other test account, not a secret").decode()
 CONTAINER = "durabletask-payloads"

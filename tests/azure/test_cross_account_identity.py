@@ -33,8 +33,6 @@ from durabletask_payloads import BlobPayloadStore, BlobPayloadStoreOptions, Inva
 
 from ..services import DEV_ACCOUNT, DEV_KEY, Azurite
 
-pytestmark = pytest.mark.azurite
-
 OTHER = "otheracct"
 OTHER_KEY = base64.b64encode(b"another key for the other account, not a secret").decode()
 

@@ -18,7 +18,7 @@ from ..e2e.conftest import start_env, stop_env
 from ..helpers import order_batch_of_size
 from ..services import Azurite
 
-pytestmark = [pytest.mark.azurite, pytest.mark.e2e]
+pytestmark = pytest.mark.e2e
 
 READER = """
 import hashlib, json, sys

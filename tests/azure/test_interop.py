@@ -40,8 +40,6 @@ from ..helpers import order_batch_of_size
 from ..interop import vectors
 from ..services import Azurite
 
-pytestmark = pytest.mark.azurite
-
 CONTRACT_ENDPOINT = "127.0.0.1:10000"
 # Java accepts a v1 token only with a 32-lowercase-hex blob name.
 JAVA_V1 = re.compile(r"^blob:v1:[a-z0-9](?:[a-z0-9-]{1,61})[a-z0-9]:[0-9a-f]{32}$")

@@ -21,7 +21,7 @@ from ..e2e import workflows as wf
 from ..helpers import orders
 from ..services import DEV_KEY, Azurite
 
-pytestmark = [pytest.mark.azurite, pytest.mark.e2e]
+pytestmark = pytest.mark.e2e
 
 SECRET = "4111-1111-1111-1111 CVV 737"  # looks like a card number: must never be logged
 

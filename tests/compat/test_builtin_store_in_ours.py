@@ -17,7 +17,7 @@ from ..e2e import workflows as wf
 from ..helpers import free_port, orders
 from ..services import Azurite
 
-pytestmark = [pytest.mark.azurite, pytest.mark.e2e]
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ from durabletask_payloads import (
 from ..helpers import free_port
 from ..services import Azurite
 
-pytestmark = [pytest.mark.azurite, pytest.mark.e2e]
+pytestmark = pytest.mark.e2e
 
 LIMIT = 64 * 1024
 OVERSIZED = "x" * (LIMIT + 1)

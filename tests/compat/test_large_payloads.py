@@ -26,7 +26,7 @@ from ..services import Azurite
 from . import workflows as wf
 from .conftest import Harness, compat_store
 
-pytestmark = [pytest.mark.azurite, pytest.mark.e2e]
+pytestmark = pytest.mark.e2e
 
 
 def _id(prefix: str) -> str:

@@ -12,7 +12,7 @@ from azure.storage.blob import BlobServiceClient
 
 from ..services import ROOT, Azurite
 
-pytestmark = [pytest.mark.azurite, pytest.mark.e2e]
+pytestmark = pytest.mark.e2e
 
 EXAMPLE = ROOT / "examples" / "migration" / "switch_over.py"
 

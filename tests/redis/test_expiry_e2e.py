@@ -17,7 +17,7 @@ from ..e2e.conftest import start_env, stop_env
 from ..helpers import order_batch_of_size
 from ..services import Redis
 
-pytestmark = [pytest.mark.redis, pytest.mark.e2e]
+pytestmark = pytest.mark.e2e
 
 
 def test_an_expired_input_fails_the_orchestration_non_retriably(

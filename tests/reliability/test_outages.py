@@ -122,7 +122,6 @@ def test_a_stalled_download_delays_no_other_work_item(own_backend: Backend, tmp_
         stop_env(env)
 
 
-@pytest.mark.azurite
 @pytest.mark.e2e
 @pytest.mark.slow
 def test_a_store_frozen_past_the_silent_disconnect_strands_nothing(
@@ -175,7 +174,6 @@ def _start_waiting(env: Any, inputs: dict[str, Any]) -> None:
         env.client.wait_for_orchestration_start(instance_id, timeout=30)
 
 
-@pytest.mark.azurite
 @pytest.mark.e2e
 @pytest.mark.slow
 def test_a_30_second_outage_fails_nothing(own_azurite: Azurite, own_backend: Backend) -> None:
@@ -199,7 +197,6 @@ def test_a_30_second_outage_fails_nothing(own_azurite: Azurite, own_backend: Bac
         store.close()
 
 
-@pytest.mark.azurite
 @pytest.mark.e2e
 @pytest.mark.slow
 async def test_the_async_client_across_a_30_second_outage(own_azurite: Azurite, own_backend: Backend) -> None:
@@ -228,7 +225,6 @@ async def test_the_async_client_across_a_30_second_outage(own_azurite: Azurite, 
         store.close()
 
 
-@pytest.mark.azurite
 @pytest.mark.e2e
 def test_an_outage_longer_than_the_budget_fails_clearly(own_azurite: Azurite, own_backend: Backend) -> None:
     """With outage_budget_seconds=3 and storage gone, each item fails non-retriably, naming the setting."""
@@ -272,7 +268,6 @@ def proxied_store(azurite: Azurite) -> Iterator[tuple[FaultProxy, BlobPayloadSto
     proxy.stop()
 
 
-@pytest.mark.azurite
 @pytest.mark.e2e
 async def test_an_async_client_call_is_retried_within_its_budget_then_raises_transient(
     proxied_store: tuple[FaultProxy, BlobPayloadStore], own_backend: Backend

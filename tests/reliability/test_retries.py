@@ -194,7 +194,6 @@ class TestPermanentFailuresAreNot:
         assert proxied.proxy.count("GET") - before == 1
 
 
-@pytest.mark.redis
 class TestRedis:
     def test_a_server_that_is_not_there_is_retried_then_reported(self) -> None:
         from durabletask_payloads import RedisPayloadStore, RedisPayloadStoreOptions

@@ -15,8 +15,6 @@ import pytest
 
 from durabletask_payloads import PayloadStoreRefusedError, S3PayloadStore, S3PayloadStoreOptions
 
-pytestmark = pytest.mark.s3
-
 _ERROR = b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>Scripted</Code><Message>m</Message></Error>'
 
 

@@ -170,6 +170,7 @@ class TestNames:
         raise AssertionError("no changed name found in 2,000 payloads (1 in 64 expected)")
 
 
+# make_store fetches Azurite with getfixturevalue, which the collection hook in conftest cannot see.
 @pytest.mark.azurite
 class TestForeignBlobs:
     """.NET and Java write version-4 GUID names and no hash: those are read as before, within the limit."""

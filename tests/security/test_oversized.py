@@ -103,7 +103,6 @@ class TestBytesReadStayBounded:
         _assert_refused(store, token, 300 * MIB)
         assert rchar() - before < MIB  # refused from fstat, before the body (main: 300 MiB read)
 
-    @pytest.mark.redis
     def test_the_redis_store_receives_at_most_the_limit(self, redis_server: Redis) -> None:
         options = RedisPayloadStoreOptions(
             url=redis_server.url, key_prefix=f"t-{uuid.uuid4().hex[:12]}:", threshold_bytes=1024,
@@ -121,7 +120,6 @@ class TestBytesReadStayBounded:
         # At most the largest record read (1 MiB, a little slack and a 64 KiB header) plus the INFO reply.
         assert sent < 2 * MIB, f"the server sent {sent:,} bytes (main: the whole 40 MiB)"
 
-    @pytest.mark.s3
     def test_the_s3_store_refuses_from_content_length(self, s3_server: MotoS3) -> None:
         bucket = new_s3_bucket(s3_server)
         relay = Relay(s3_server.port)
@@ -144,7 +142,6 @@ class TestBytesReadStayBounded:
         # (about 2 MiB here), where main's store read all 48 MiB.
         assert 0 < received < 16 * MIB, f"{received:,} bytes reached the store"
 
-    @pytest.mark.azurite
     def test_the_blob_store_stops_after_its_first_bounded_get(self, azurite: Azurite) -> None:
         relay = Relay(azurite.port)
         relay.start()

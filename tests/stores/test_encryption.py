@@ -49,7 +49,6 @@ def _requests(relay: Relay) -> list[tuple[str, str]]:
     return [(match.group(1), match.group(3).lower()) for match in found]
 
 
-@pytest.mark.s3
 class TestS3:
     @pytest.fixture
     def bucket(self, s3_server: MotoS3) -> str:
@@ -102,7 +101,6 @@ class TestS3:
             )
 
 
-@pytest.mark.azurite
 class TestAzureEncryptionScope:
     def test_writes_carry_the_scope(self, azurite: Azurite) -> None:
         relay = Relay(azurite.port)
@@ -209,7 +207,6 @@ def https_azurite(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) ->
     server.stop()
 
 
-@pytest.mark.azurite
 class TestAzureCustomerProvidedKey:
     @pytest.fixture
     def trusted(self, https_azurite: HttpsAzurite, monkeypatch: pytest.MonkeyPatch) -> HttpsAzurite:

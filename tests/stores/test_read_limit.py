@@ -51,7 +51,6 @@ def _assert_names_everything(error: PayloadReadLimitError, token: str, size: int
     assert "modified or corrupted" not in text
 
 
-@pytest.mark.azurite
 class TestDotNetWriterWithAHigherLimit:
     @pytest.fixture
     def container(self, azurite: Azurite) -> tuple[str, str]:

@@ -145,7 +145,6 @@ def proxied(azurite: Azurite) -> Iterator[Proxied]:
     proxy.stop()
 
 
-@pytest.mark.azurite
 class TestRetriesAndTransientFailures:
     def test_retries_are_counted_on_the_span_and_in_the_metric(
         self, telemetry: Telemetry, proxied: Proxied

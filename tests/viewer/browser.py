@@ -48,7 +48,7 @@ def browser_context(profile: Path) -> Iterator[Any]:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        pytest.fail("the browser tests need Playwright: pip install -e '.[dev]'", pytrace=False)
+        pytest.fail("the browser tests need Playwright: pip install -e . --group dev", pytrace=False)
     executable = chromium_path()
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
