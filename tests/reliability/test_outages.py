@@ -48,6 +48,7 @@ class CountingBlobStore(BlobPayloadStore):
         self._lock = threading.Lock()
         self.unavailable = 0
         self.calls = 0
+        self.gave_up = threading.Event()  # set by the first transfer that gave up
 
     def _counted(self, call: Any, *args: Any, **kwargs: Any) -> Any:
         with self._lock:
@@ -57,6 +58,7 @@ class CountingBlobStore(BlobPayloadStore):
         except PayloadStoreUnavailableError:
             with self._lock:
                 self.unavailable += 1
+            self.gave_up.set()
             raise
 
     def upload(self, data: bytes, *, instance_id: str | None = None) -> str:
@@ -142,6 +144,9 @@ def test_a_store_frozen_past_the_silent_disconnect_strands_nothing(
     env = start_env("frozen", store, own_backend.address)
     try:
         time.sleep(130)  # the fault itself: storage frozen past the silent-disconnect timeout
+        # A download gives up after about 130 s too (20 s reads within a 120 s request budget):
+        # stay frozen until one has, so that the retry of a given-up download is what is tested.
+        assert store.gave_up.wait(120), "no download gave up while the store was frozen"
         tried_while_frozen, failed_while_frozen = store.calls, store.unavailable
         own_azurite.resume()
         for instance_id, value in inputs.items():
