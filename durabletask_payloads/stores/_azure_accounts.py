@@ -139,6 +139,8 @@ def new_service_client(
             # A transport given to a client keeps its own timeouts: set them here too.
             connection_timeout=options.connection_timeout_seconds,
             read_timeout=options.read_timeout_seconds,
+            # The SDK passes its own verify setting with every request, which outranks the session's.
+            connection_verify=_ca_bundle() or True,
         )
     client_type = AsyncBlobServiceClient if asynchronous else BlobServiceClient
     if account_url is not None:
@@ -157,21 +159,23 @@ def new_service_client(
 
 
 def _read_environment_once(session: requests.Session, url: str) -> None:
-    """Apply the proxy and CA-bundle environment to *session* now, instead of on every request.
+    """Apply the proxy environment to *session* now, instead of on every request.
 
     requests re-reads the whole environment (every ``*_proxy`` variable, the
     netrc file) for each request of a session that trusts it: a fifth of the
     CPU of a small transfer. Every request of this session goes to one
     endpoint, so its proxy (``HTTPS_PROXY``/``HTTP_PROXY``, ``NO_PROXY``
-    honoured) and ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` are the same each
-    time; they are read when the store is made. A netrc file is not consulted:
-    the SDK authenticates every request itself.
+    honoured) is the same each time, and so is the CA bundle (:func:`_ca_bundle`):
+    both are read when the store is made. A netrc file is not consulted: the
+    SDK authenticates every request itself.
     """
     session.trust_env = False
     session.proxies.update(requests.utils.get_environ_proxies(url))
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-    if bundle:
-        session.verify = bundle
+
+
+def _ca_bundle() -> str | None:
+    """Return ``REQUESTS_CA_BUNDLE`` or ``CURL_CA_BUNDLE``, read as requests reads them."""
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
 
 
 def own_endpoint(client: Any, options: BlobPayloadStoreOptions) -> str:

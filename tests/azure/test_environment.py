@@ -86,7 +86,7 @@ def test_a_ca_bundle_from_the_environment_is_kept(
 ) -> None:
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt")
     with _store(azurite) as store:
-        session = store._own.sync._config.transport.session  # the transport the store built
-        assert session.verify == "/etc/ssl/certs/ca-certificates.crt"
-        assert session.trust_env is False
+        transport = store._own.sync._config.transport  # the transport the store built
+        assert transport.connection_config.verify == "/etc/ssl/certs/ca-certificates.crt"
+        assert transport.session.trust_env is False
         _round_trip(store)
