@@ -21,7 +21,7 @@ from types import ModuleType
 
 from ._exceptions import PayloadIntegrityError, PayloadReadLimitError
 
-__all__ = ["BACKEND", "GZIP_MAGIC", "LEVEL", "gzip_compress", "gzip_decompress"]
+__all__ = ["BACKEND", "GZIP_MAGIC", "LEVEL", "deflate_raw", "gzip_compress", "gzip_decompress", "inflate_raw"]
 
 _engine: ModuleType
 #: Which deflate implementation is in use: "isal" or "zlib".
@@ -46,6 +46,17 @@ def gzip_compress(data: bytes) -> bytes:
     """Compress *data* into one gzip member."""
     compressor = _engine.compressobj(LEVEL, _engine.DEFLATED, _GZIP_WBITS)
     return bytes(compressor.compress(data) + compressor.flush())
+
+
+def deflate_raw(data: bytes) -> bytes:
+    """Compress *data* into a raw deflate stream (no header or checksum), for memory, not storage."""
+    compressor = _engine.compressobj(LEVEL, _engine.DEFLATED, -15)
+    return bytes(compressor.compress(data) + compressor.flush())
+
+
+def inflate_raw(data: bytes, size: int) -> bytes:
+    """Inflate a stream made by :func:`deflate_raw` from *size* bytes, in one call."""
+    return bytes(_engine.decompress(data, -15, size))
 
 
 def gzip_decompress(data: bytes, *, max_size: int, token: str) -> bytes:

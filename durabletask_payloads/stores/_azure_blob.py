@@ -43,10 +43,10 @@ from .._token import (
     parse_blob_token,
 )
 from ._azure_accounts import (
-    Account,
     Location,
     aio_native,
     creating_container,
+    new_account,
     new_service_client,
     other_account,
     own_endpoint,
@@ -133,7 +133,7 @@ class BlobPayloadStore(PayloadStore):
         self._aio_clients: PerLoop[Any] = PerLoop(lambda: self._new_client(asynchronous=True))
         # A sync token credential cannot serve the aio client: fall back to threads.
         self._aio_native = aio_native(options.credential, options.async_credential)
-        self._own = Account(
+        self._own = new_account(
             self._account_url, self._readable, self._sync, self._aio_clients, self._aio_native
         )
         self._accounts = {self._account_url.lower(): self._own}
@@ -244,14 +244,14 @@ class BlobPayloadStore(PayloadStore):
         with self._container_lock:
             if not self._container_ready:
                 with creating_container():
-                    self._sync.get_container_client(self._options.container_name).create_container()
+                    self._own.containers.get(self._options.container_name).create_container()
                 self._container_ready = True
 
     async def _ensure_container_async(self) -> None:
         if self._container_ready:
             return
         with creating_container():
-            await self._aio_client().get_container_client(self._options.container_name).create_container()
+            await self._own.aio_containers.get().get(self._options.container_name).create_container()
         self._container_ready = True
 
     def upload(self, data: bytes, *, instance_id: str | None = None) -> str:
@@ -265,9 +265,10 @@ class BlobPayloadStore(PayloadStore):
         """
         encoded = encode_payload(data, self._options, instance_id)
         token = self._token(encoded.name)
-        container = self._sync.get_container_client(self._options.container_name)
-        blob = container.get_blob_client(encoded.name)
-        if token in self.cache and self._exists(lambda: blob.get_blob_properties(**self._blob_kwargs())):
+        container = self._own.containers.get(self._options.container_name)
+        if token in self.cache and self._exists(
+            lambda: container.get_blob_client(encoded.name).get_blob_properties(**self._blob_kwargs())
+        ):
             return token
         write = BlobWrite(
             container,
@@ -318,7 +319,7 @@ class BlobPayloadStore(PayloadStore):
             return await asyncio.to_thread(self.upload, data, instance_id=instance_id)
         encoded = encode_payload(data, self._options, instance_id)
         token = self._token(encoded.name)
-        container = self._aio_client().get_container_client(self._options.container_name)
+        container = self._own.aio_containers.get().get(self._options.container_name)
         if token in self.cache:
             with contextlib.suppress(AzureError):
                 await container.get_blob_client(encoded.name).get_blob_properties(**self._blob_kwargs())
@@ -365,9 +366,7 @@ class BlobPayloadStore(PayloadStore):
         def get() -> tuple[Any, bytes]:
             try:
                 # decompress=False: the SDK would otherwise inflate gzip blobs by itself.
-                stream = account.sync.get_container_client(container).download_blob(
-                    name, decompress=False, **extra
-                )
+                stream = account.containers.get(container).download_blob(name, decompress=False, **extra)
                 self._check_stored_size(stream.properties, token)
                 return stream.properties, stream.readall()
             except AzureError as exc:
@@ -386,7 +385,7 @@ class BlobPayloadStore(PayloadStore):
 
         async def get() -> tuple[Any, bytes]:
             try:
-                client = account.aio_clients.get().get_container_client(container)
+                client = account.aio_containers.get().get(container)
                 stream = await client.download_blob(name, decompress=False, **extra)
                 self._check_stored_size(stream.properties, token)
                 return stream.properties, await stream.readall()
@@ -406,7 +405,7 @@ class BlobPayloadStore(PayloadStore):
 
         def delete() -> bool:
             try:
-                account.sync.get_container_client(container).delete_blob(name)
+                account.containers.get(container).delete_blob(name)
             except ResourceNotFoundError:
                 return False
             except AzureError as exc:
@@ -418,7 +417,7 @@ class BlobPayloadStore(PayloadStore):
     def inspect(self, token: str) -> PayloadInfo:
         """Describe the blob behind *token* from its properties (no download)."""
         container, name, account = self._locate(token)
-        blob = account.sync.get_container_client(container).get_blob_client(name)
+        blob = account.containers.get(container).get_blob_client(name)
         extra = self._blob_kwargs() if account is self._own else {}
 
         def head() -> Any:
@@ -431,7 +430,7 @@ class BlobPayloadStore(PayloadStore):
 
     def list_payloads(self) -> Iterator[PayloadInfo]:
         """Yield every payload blob (32-hex name) in ``container_name``."""
-        container = self._sync.get_container_client(self._options.container_name)
+        container = self._own.containers.get(self._options.container_name)
         try:
             for blob in container.list_blobs(include=["metadata"]):
                 if is_content_name(blob.name):
@@ -440,9 +439,6 @@ class BlobPayloadStore(PayloadStore):
             return
         except AzureError as exc:
             raise _failure(exc, "list", self._options.container_name) from exc
-
-    def _aio_client(self) -> Any:
-        return self._aio_clients.get()
 
     def close(self) -> None:
         """Close the sync clients and the transfer threads."""
@@ -453,6 +449,7 @@ class BlobPayloadStore(PayloadStore):
     async def aclose(self) -> None:
         """Close the sync clients and this event loop's async clients."""
         for account in self._accounts.values():
+            account.aio_containers.pop()  # they belong to the client closed here
             client = account.aio_clients.pop()
             if client is not None:
                 await client.close()
