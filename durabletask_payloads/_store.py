@@ -294,7 +294,15 @@ class PayloadStore(_upstream.PayloadStore):
         raise UnsupportedOperationError(type(self).__name__, "listing payloads")
 
     def close(self) -> None:
-        """Release connections and other resources held by the sync API."""
+        """Release connections and other resources held by the sync API, and the transfer threads.
+
+        Subclasses release their connections and call this. The threads end as
+        soon as they are idle; a batch after ``close()`` starts new ones.
+        """
+        with _lazy_lock:
+            executor: ThreadPoolExecutor | None = self.__dict__.pop("_dtp_executor", None)
+        if executor is not None:
+            executor.shutdown(wait=False)
 
     async def aclose(self) -> None:
         """Release connections and other resources, including those of the async API."""

@@ -17,8 +17,6 @@ import durabletask_payloads as dtp
 from tests.faults import FaultProxy
 from tests.services import Azurite
 
-pytestmark = pytest.mark.azurite
-
 _PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
 
 

@@ -137,10 +137,6 @@ class TestLifecycle:
 
         asyncio.run(scenario())
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="issue 14: PayloadStore.close() leaves its transfer threads running (the pool outlives it)",
-    )
     def test_close_ends_the_transfer_threads(self, store: PayloadStore) -> None:
         before = set(threading.enumerate())
         store.upload_many([b"one" * 500, b"two" * 500], instance_id="i")  # starts the transfer threads
