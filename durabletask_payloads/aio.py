@@ -266,50 +266,26 @@ class AsyncPayloadInterceptor:
         return self._responses(method, call)
 
 
-class _UnaryUnary(grpc.aio.UnaryUnaryClientInterceptor):  # type: ignore[type-arg]
-    def __init__(self, owner: AsyncPayloadInterceptor) -> None:
+def _adapter(base: type[Any], method: str) -> type[Any]:
+    """Make an interceptor class of one grpc.aio call type that hands its calls to the owner's *method*.
+
+    grpc.aio files an interceptor under the first call type it subclasses, so the
+    owner, which handles all four, is given to the channel as four adapters.
+    """
+
+    def init(self: Any, owner: AsyncPayloadInterceptor) -> None:
         self.owner = owner
 
-    async def intercept_unary_unary(
-        self, continuation: _Continuation, client_call_details: grpc.aio.ClientCallDetails, request: Any
-    ) -> Any:
-        return await self.owner.intercept_unary_unary(continuation, client_call_details, request)
+    async def intercept(self: Any, continuation: _Continuation, details: Any, request: Any) -> Any:
+        return await getattr(self.owner, method)(continuation, details, request)
+
+    return type(f"_{base.__name__}", (base,), {"__init__": init, method: intercept})
 
 
-class _UnaryStream(grpc.aio.UnaryStreamClientInterceptor):  # type: ignore[type-arg]
-    def __init__(self, owner: AsyncPayloadInterceptor) -> None:
-        self.owner = owner
-
-    async def intercept_unary_stream(
-        self, continuation: _Continuation, client_call_details: grpc.aio.ClientCallDetails, request: Any
-    ) -> Any:
-        return await self.owner.intercept_unary_stream(continuation, client_call_details, request)
-
-
-class _StreamUnary(grpc.aio.StreamUnaryClientInterceptor):  # type: ignore[type-arg]
-    def __init__(self, owner: AsyncPayloadInterceptor) -> None:
-        self.owner = owner
-
-    async def intercept_stream_unary(
-        self,
-        continuation: _Continuation,
-        client_call_details: grpc.aio.ClientCallDetails,
-        request_iterator: Any,
-    ) -> Any:
-        return await self.owner.intercept_stream_unary(continuation, client_call_details, request_iterator)
-
-
-class _StreamStream(grpc.aio.StreamStreamClientInterceptor):  # type: ignore[type-arg]
-    def __init__(self, owner: AsyncPayloadInterceptor) -> None:
-        self.owner = owner
-
-    async def intercept_stream_stream(
-        self,
-        continuation: _Continuation,
-        client_call_details: grpc.aio.ClientCallDetails,
-        request_iterator: Any,
-    ) -> Any:
-        return await self.owner.intercept_stream_stream(continuation, client_call_details, request_iterator)
+_UnaryUnary = _adapter(grpc.aio.UnaryUnaryClientInterceptor, "intercept_unary_unary")
+_UnaryStream = _adapter(grpc.aio.UnaryStreamClientInterceptor, "intercept_unary_stream")
+_StreamUnary = _adapter(grpc.aio.StreamUnaryClientInterceptor, "intercept_stream_unary")
+_StreamStream = _adapter(grpc.aio.StreamStreamClientInterceptor, "intercept_stream_stream")
 
 
 def payload_interceptors_async(store: PayloadStore) -> list[Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 from collections.abc import Iterator
@@ -33,6 +32,7 @@ from .._exceptions import (
 )
 from .._redact import install_log_redaction, register_secrets, scrub_exception
 from .._retry import RetryPolicy, is_transient_status, retrying, retrying_async
+from .._steps import Flow, op, run, run_async
 from .._store import PayloadInfo, PayloadStore
 from .._token import (
     BLOB_V1_PREFIX,
@@ -57,8 +57,9 @@ from ._azure_transfer import (
     META_INSTANCE,
     META_SHA256,
     META_SIZE,
-    AsyncBlobWrite,
+    AsyncContainerIO,
     BlobWrite,
+    ContainerIO,
     blob_kwargs,
     check_blob_size,
     decode_blob,
@@ -265,25 +266,23 @@ class BlobPayloadStore(PayloadStore):
         """
         encoded = encode_payload(data, self._options, instance_id)
         token = self._token(encoded.name)
-        container = self._own.containers.get(self._options.container_name)
-        if token in self.cache and self._exists(
-            lambda: container.get_blob_client(encoded.name).get_blob_properties(**self._blob_kwargs())
-        ):
-            return token
-        write = BlobWrite(
-            container,
-            self._upload_kwargs(encoded, instance_id),
-            token=token,
-            options=self._options,
-            account_url=self.account_url,
-            ensure_container=self._ensure_container,
-            container_gone=self._container_gone,
+        io = ContainerIO(
+            self._own.containers.get(self._options.container_name),
+            self._ensure_container,
+            self._container_gone,
         )
+        if token in self.cache and run(self._still_there(encoded.name), io):
+            return token
+        write = self._write(encoded, token, instance_id)
 
         def put() -> None:
             try:
                 outcome = store_verified(
-                    encoded, token, create=write.create, read=write.read, replace=write.replace
+                    encoded,
+                    token,
+                    create=lambda: run(write.create(), io),
+                    read=lambda: run(write.read(), io),
+                    replace=lambda tag: run(write.replace(tag), io),
                 )
             except AzureError as exc:
                 raise _failure(exc, "upload", token) from exc
@@ -292,17 +291,55 @@ class BlobPayloadStore(PayloadStore):
         retrying(put, self._retry)
         return token
 
-    def _container_gone(self) -> None:
-        self._container_ready = False
+    async def upload_async(self, data: bytes, *, instance_id: str | None = None) -> str:
+        """Async twin of :meth:`upload`."""
+        if not self._aio_native:
+            return await asyncio.to_thread(self.upload, data, instance_id=instance_id)
+        encoded = encode_payload(data, self._options, instance_id)
+        token = self._token(encoded.name)
+        io = AsyncContainerIO(
+            self._own.aio_containers.get().get(self._options.container_name),
+            self._ensure_container_async,
+            self._container_gone,
+        )
+        if token in self.cache and await run_async(self._still_there(encoded.name), io):
+            return token
+        write = self._write(encoded, token, instance_id)
 
-    @staticmethod
-    def _exists(check: Any) -> bool:
+        async def put() -> None:
+            try:
+                outcome = await store_verified_async(
+                    encoded,
+                    token,
+                    create=lambda: run_async(write.create(), io),
+                    read=lambda: run_async(write.read(), io),
+                    replace=lambda tag: run_async(write.replace(tag), io),
+                )
+            except AzureError as exc:
+                raise _failure(exc, "upload", token) from exc
+            self._log_write(encoded, outcome)
+
+        await retrying_async(put, self._retry)
+        return token
+
+    def _write(self, encoded: EncodedPayload, token: str, instance_id: str | None) -> BlobWrite:
+        return BlobWrite(
+            self._upload_kwargs(encoded, instance_id),
+            token=token,
+            options=self._options,
+            account_url=self.account_url,
+        )
+
+    def _still_there(self, name: str) -> Flow[bool]:
         """Whether a blob exists; False when the check itself fails (the write then decides)."""
         try:
-            check()
+            yield op("blob_properties", name, **self._blob_kwargs())
         except AzureError:
             return False
         return True
+
+    def _container_gone(self) -> None:
+        self._container_ready = False
 
     @staticmethod
     def _log_write(encoded: EncodedPayload, outcome: str) -> None:
@@ -313,46 +350,7 @@ class BlobPayloadStore(PayloadStore):
         else:
             _log.debug("Blob %s already holds this payload", encoded.name)
 
-    async def upload_async(self, data: bytes, *, instance_id: str | None = None) -> str:
-        """Async twin of :meth:`upload`."""
-        if not self._aio_native:
-            return await asyncio.to_thread(self.upload, data, instance_id=instance_id)
-        encoded = encode_payload(data, self._options, instance_id)
-        token = self._token(encoded.name)
-        container = self._own.aio_containers.get().get(self._options.container_name)
-        if token in self.cache:
-            with contextlib.suppress(AzureError):
-                await container.get_blob_client(encoded.name).get_blob_properties(**self._blob_kwargs())
-                return token
-        write = AsyncBlobWrite(
-            container,
-            self._upload_kwargs(encoded, instance_id),
-            token=token,
-            options=self._options,
-            account_url=self.account_url,
-            ensure_container=self._ensure_container_async,
-            container_gone=self._container_gone,
-        )
-
-        async def put() -> None:
-            try:
-                outcome = await store_verified_async(
-                    encoded, token, create=write.create, read=write.read, replace=write.replace
-                )
-            except AzureError as exc:
-                raise _failure(exc, "upload", token) from exc
-            self._log_write(encoded, outcome)
-
-        await retrying_async(put, self._retry)
-        return token
-
     # -- reading ------------------------------------------------------------------------
-
-    def _check_stored_size(self, properties: Any, token: str) -> None:
-        check_blob_size(properties, token, self._options)
-
-    def _decode(self, properties: Any, body: bytes, token: str, name: str) -> bytes:
-        return decode_blob(properties, body, token, name, self._options)
 
     def download(self, token: str) -> bytes:
         """Return the payload behind *token* (v1 or v2), verified as far as its name allows.
@@ -360,41 +358,37 @@ class BlobPayloadStore(PayloadStore):
         A blob above the read limit (``max_read_payload_bytes``) is refused
         after the first bounded GET, before it is read whole.
         """
-        container, name, account = self._locate(token)
-        extra = self._blob_kwargs() if account is self._own else {}
-
-        def get() -> tuple[Any, bytes]:
-            try:
-                # decompress=False: the SDK would otherwise inflate gzip blobs by itself.
-                stream = account.containers.get(container).download_blob(name, decompress=False, **extra)
-                self._check_stored_size(stream.properties, token)
-                return stream.properties, stream.readall()
-            except AzureError as exc:
-                raise _failure(exc, "download", token) from exc
-
-        properties, body = retrying(get, self._retry)
-        _log.info("Read blob %s/%s (%d bytes stored)", container, name, len(body))
-        return self._decode(properties, body, token, name)
+        location = self._locate(token)
+        io = ContainerIO(location.account.containers.get(location.container))
+        properties, body = retrying(lambda: run(self._get(token, location), io), self._retry)
+        return self._decode(properties, body, token, location)
 
     async def download_async(self, token: str) -> bytes:
         """Async twin of :meth:`download`."""
-        container, name, account = self._locate(token)
-        if not account.aio_native:
+        location = self._locate(token)
+        if not location.account.aio_native:
             return await asyncio.to_thread(self.download, token)
-        extra = self._blob_kwargs() if account is self._own else {}
+        io = AsyncContainerIO(location.account.aio_containers.get().get(location.container))
+        properties, body = await retrying_async(
+            lambda: run_async(self._get(token, location), io), self._retry
+        )
+        return self._decode(properties, body, token, location)
 
-        async def get() -> tuple[Any, bytes]:
-            try:
-                client = account.aio_containers.get().get(container)
-                stream = await client.download_blob(name, decompress=False, **extra)
-                self._check_stored_size(stream.properties, token)
-                return stream.properties, await stream.readall()
-            except AzureError as exc:
-                raise _failure(exc, "download", token) from exc
+    def _get(self, token: str, location: Location) -> Flow[tuple[Any, bytes]]:
+        """One attempt at reading a blob: the first GET is bounded, so an oversized one stops there."""
+        extra = self._blob_kwargs() if location.account is self._own else {}
+        try:
+            # decompress=False: the SDK would otherwise inflate gzip blobs by itself.
+            stream = yield op("download_blob", location.name, decompress=False, **extra)
+            check_blob_size(stream.properties, token, self._options)
+            body = yield op("readall", stream)
+        except AzureError as exc:
+            raise _failure(exc, "download", token) from exc
+        return stream.properties, body
 
-        properties, body = await retrying_async(get, self._retry)
-        _log.info("Read blob %s/%s (%d bytes stored)", container, name, len(body))
-        return self._decode(properties, body, token, name)
+    def _decode(self, properties: Any, body: bytes, token: str, location: Location) -> bytes:
+        _log.info("Read blob %s/%s (%d bytes stored)", location.container, location.name, len(body))
+        return decode_blob(properties, body, token, location.name, self._options)
 
     # -- lifecycle ----------------------------------------------------------------------
 

@@ -21,14 +21,16 @@ from azure.storage.blob import ContentSettings, CustomerProvidedEncryptionKey
 
 from .._codec import EncodedPayload, Existing, check_stored_size, decode_payload
 from .._exceptions import PayloadReadLimitError, PayloadStoreRefusedError
+from .._steps import Flow, op
 from ._azure_options import BlobPayloadStoreOptions
 
 __all__ = [
     "META_INSTANCE",
     "META_SHA256",
     "META_SIZE",
-    "AsyncBlobWrite",
+    "AsyncContainerIO",
     "BlobWrite",
+    "ContainerIO",
     "blob_kwargs",
     "check_blob_size",
     "decode_blob",
@@ -133,14 +135,72 @@ def _existing(
 
 
 class BlobWrite:
-    """The steps of one verified write (see ``store_verified``) on a sync container client.
+    """The steps of one verified write (see ``store_verified``), as flows for either kind of client.
+
+    Each method is a flow (``_steps.py``): run it with :func:`~durabletask_payloads._steps.run`
+    on a :class:`ContainerIO` or with ``run_async`` on an :class:`AsyncContainerIO`.
 
     Args:
-        container: The container client payloads are written to.
         kwargs: :func:`upload_kwargs` of the payload.
         token: The payload's token, for errors.
         options: The store's options (read limit, encryption).
         account_url: The store's endpoint (a customer-provided key needs https).
+
+    """
+
+    def __init__(
+        self, kwargs: dict[str, Any], *, token: str, options: BlobPayloadStoreOptions, account_url: str
+    ) -> None:
+        self._kwargs = kwargs
+        self._token = token
+        self._options = options
+        self._account_url = account_url
+
+    def create(self) -> Flow[bool]:
+        """Create the blob if its name is free; False when it is taken (HTTP 409)."""
+        yield op("ensure_container")
+        try:
+            try:
+                yield op("upload_blob", **self._kwargs)
+            except ResourceNotFoundError:
+                # The container was deleted behind our back: create it again, once.
+                yield op("container_gone")
+                yield op("ensure_container")
+                yield op("upload_blob", **self._kwargs)
+        except ResourceExistsError:
+            return False
+        return True
+
+    def read(self) -> Flow[Existing | None]:
+        """Read back what is at the name (within the read limit), or None if nothing is."""
+        name = self._kwargs["name"]
+        try:
+            stream = yield op(
+                "download_blob", name, decompress=False, **blob_kwargs(self._options, self._account_url)
+            )
+            try:
+                check_blob_size(stream.properties, self._token, self._options)
+            except PayloadReadLimitError as exc:
+                return _existing(stream.properties, exc, self._token, name, self._options)
+            body = yield op("readall", stream)
+        except ResourceNotFoundError:
+            return None
+        return _existing(stream.properties, body, self._token, name, self._options)
+
+    def replace(self, etag: object) -> Flow[bool]:
+        """Write over the blob with *etag* (None: only if the name is free); False if that changed."""
+        try:
+            yield op("upload_blob", **_conditional(self._kwargs, etag))
+        except (ResourceExistsError, ResourceModifiedError):
+            return False
+        return True
+
+
+class ContainerIO:
+    """The sync edge of the flows: one container client, and the store's container bookkeeping.
+
+    Args:
+        container: A sync ``ContainerClient``.
         ensure_container: Creates the container if it is not known to exist.
         container_gone: Forgets that the container exists (it was deleted behind the store's back).
 
@@ -149,118 +209,60 @@ class BlobWrite:
     def __init__(
         self,
         container: Any,
-        kwargs: dict[str, Any],
-        *,
-        token: str,
-        options: BlobPayloadStoreOptions,
-        account_url: str,
-        ensure_container: Callable[[], None],
-        container_gone: Callable[[], None],
+        ensure_container: Callable[[], None] = lambda: None,
+        container_gone: Callable[[], None] = lambda: None,
     ) -> None:
         self._container = container
-        self._kwargs = kwargs
-        self._token = token
-        self._options = options
-        self._account_url = account_url
-        self._ensure_container = ensure_container
-        self._container_gone = container_gone
+        self._ensure = ensure_container
+        self._gone = container_gone
 
-    def create(self) -> bool:
-        """Create the blob if its name is free; False when it is taken (HTTP 409)."""
-        self._ensure_container()
-        try:
-            try:
-                self._container.upload_blob(**self._kwargs)
-            except ResourceNotFoundError:
-                # The container was deleted behind our back: create it again, once.
-                self._container_gone()
-                self._ensure_container()
-                self._container.upload_blob(**self._kwargs)
-        except ResourceExistsError:
-            return False
-        return True
+    def ensure_container(self) -> None:
+        self._ensure()
 
-    def read(self) -> Existing | None:
-        """Read back what is at the name (within the read limit), or None if nothing is."""
-        name = self._kwargs["name"]
-        try:
-            stream = self._container.download_blob(
-                name, decompress=False, **blob_kwargs(self._options, self._account_url)
-            )
-            try:
-                check_blob_size(stream.properties, self._token, self._options)
-            except PayloadReadLimitError as exc:
-                return _existing(stream.properties, exc, self._token, name, self._options)
-            body = stream.readall()
-        except ResourceNotFoundError:
-            return None
-        return _existing(stream.properties, body, self._token, name, self._options)
+    def container_gone(self) -> None:
+        self._gone()
 
-    def replace(self, etag: object) -> bool:
-        """Write over the blob with *etag* (None: only if the name is free); False if that changed."""
-        try:
-            self._container.upload_blob(**_conditional(self._kwargs, etag))
-        except (ResourceExistsError, ResourceModifiedError):
-            return False
-        return True
+    def upload_blob(self, **kwargs: Any) -> None:
+        self._container.upload_blob(**kwargs)
+
+    def download_blob(self, name: str, **kwargs: Any) -> Any:
+        return self._container.download_blob(name, **kwargs)
+
+    def readall(self, stream: Any) -> bytes:
+        return stream.readall()  # type: ignore[no-any-return]
+
+    def blob_properties(self, name: str, **kwargs: Any) -> Any:
+        return self._container.get_blob_client(name).get_blob_properties(**kwargs)
 
 
-class AsyncBlobWrite:
-    """Async twin of :class:`BlobWrite`, on an aio container client."""
+class AsyncContainerIO:
+    """The async edge: :class:`ContainerIO`'s operations on an aio ``ContainerClient``, awaited."""
 
     def __init__(
         self,
         container: Any,
-        kwargs: dict[str, Any],
-        *,
-        token: str,
-        options: BlobPayloadStoreOptions,
-        account_url: str,
-        ensure_container: Callable[[], Awaitable[None]],
-        container_gone: Callable[[], None],
+        ensure_container: Callable[[], Awaitable[None]] | None = None,
+        container_gone: Callable[[], None] = lambda: None,
     ) -> None:
         self._container = container
-        self._kwargs = kwargs
-        self._token = token
-        self._options = options
-        self._account_url = account_url
-        self._ensure_container = ensure_container
-        self._container_gone = container_gone
+        self._ensure = ensure_container
+        self._gone = container_gone
 
-    async def create(self) -> bool:
-        """Async twin of :meth:`BlobWrite.create`."""
-        await self._ensure_container()
-        try:
-            try:
-                await self._container.upload_blob(**self._kwargs)
-            except ResourceNotFoundError:
-                self._container_gone()
-                await self._ensure_container()
-                await self._container.upload_blob(**self._kwargs)
-        except ResourceExistsError:
-            return False
-        return True
+    async def ensure_container(self) -> None:
+        if self._ensure is not None:
+            await self._ensure()
 
-    async def read(self) -> Existing | None:
-        """Async twin of :meth:`BlobWrite.read`."""
-        name = self._kwargs["name"]
-        try:
-            stream = await self._container.download_blob(
-                name, decompress=False, **blob_kwargs(self._options, self._account_url)
-            )
-            try:
-                check_blob_size(stream.properties, self._token, self._options)
-            except PayloadReadLimitError as exc:
-                return _existing(stream.properties, exc, self._token, name, self._options)
-            body = await stream.readall()
-        except ResourceNotFoundError:
-            return None
-        return _existing(stream.properties, body, self._token, name, self._options)
+    async def container_gone(self) -> None:
+        self._gone()
 
-    async def replace(self, etag: object) -> bool:
-        """Async twin of :meth:`BlobWrite.replace`."""
-        try:
-            await self._container.upload_blob(**_conditional(self._kwargs, etag))
-        except (ResourceExistsError, ResourceModifiedError):
-            return False
-        return True
+    async def upload_blob(self, **kwargs: Any) -> None:
+        await self._container.upload_blob(**kwargs)
+
+    async def download_blob(self, name: str, **kwargs: Any) -> Any:
+        return await self._container.download_blob(name, **kwargs)
+
+    async def readall(self, stream: Any) -> bytes:
+        return await stream.readall()  # type: ignore[no-any-return]
+
+    async def blob_properties(self, name: str, **kwargs: Any) -> Any:
+        return await self._container.get_blob_client(name).get_blob_properties(**kwargs)
