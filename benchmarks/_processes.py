@@ -88,7 +88,9 @@ def worker_child(kind: str, address: str, target: str) -> None:
     baseline = _rss_now()
     worker.start()
     print(json.dumps({"ready": os.getpid()}), flush=True)
+    cpu = _cpu_seconds()
     sys.stdin.readline()  # "stop", or end of file when the parent is gone
+    cpu = _cpu_seconds() - cpu  # the round's, start-up and shutdown left out
     worker.stop()
     store.close()
     print(
@@ -99,6 +101,7 @@ def worker_child(kind: str, address: str, target: str) -> None:
                 "activities": work.activities,
                 "uploads": counts.uploads,
                 "downloads": counts.downloads,
+                "cpu_seconds": cpu,
                 "rss_before": baseline,
                 "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
             }
@@ -125,12 +128,19 @@ def client_child(kind: str, address: str, target: str, orchestrations: int) -> N
     batches = {instance_id: json.loads(payload("input", instance_id, -1)) for instance_id in ids}
     expected = {instance_id: expected_output(instance_id, batch) for instance_id, batch in batches.items()}
     store = make_counting_store(kind, target, Counts())
-    started = time.perf_counter()
+    cpu, started = _cpu_seconds(), time.perf_counter()
     scheduled, outputs = asyncio.run(_schedule_async(address, store, batches))
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
     store.close()
     wrong = [instance_id for instance_id in batches if outputs.get(instance_id) != expected[instance_id]]
-    print(json.dumps({"seconds": seconds, "schedule_seconds": scheduled, "wrong": wrong}), flush=True)
+    measured = {"seconds": seconds, "schedule_seconds": scheduled, "cpu_seconds": cpu, "wrong": wrong}
+    print(json.dumps(measured), flush=True)
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process so far, user and system, every thread."""
+    times = os.times()
+    return times.user + times.system
 
 
 def main() -> int:

@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -123,6 +124,7 @@ class Round:
     wrong: list[str]
     objects: int
     workers: list[dict[str, Any]]
+    cpu: dict[str, float | None]  # CPU seconds on the client's clock: client, backend, Azurite
 
     @property
     def distinct(self) -> int:
@@ -145,6 +147,7 @@ class Round:
             "distinct": self.distinct,
             "uploads": sum(w["uploads"] for w in self.workers),
             "downloads": sum(w["downloads"] for w in self.workers),
+            "cpu_seconds": {"workers": sum(w["cpu_seconds"] for w in self.workers), **self.cpu},
             "workers": self.workers,
             "ok": self.ok,
         }
@@ -215,6 +218,8 @@ def run_round(
                 _await_ready(proc, log)
             server.wait_for_streams(processes, READY_TIMEOUT)
             client_log = stack.enter_context(tempfile.TemporaryFile())
+            # The backend's threads are this process's only busy ones while the client runs.
+            backend_cpu, azurite_cpu = time.process_time(), _service_cpu(service)
             client = subprocess.run(
                 [sys.executable, str(CHILD), "client", kind, address, target, str(orchestrations)],
                 env=env,
@@ -225,6 +230,8 @@ def run_round(
                 timeout=RUN_TIMEOUT,
                 check=False,
             )
+            backend_cpu = time.process_time() - backend_cpu
+            azurite_cpu = None if service is None else _service_cpu(service) - azurite_cpu
             if client.returncode != 0:
                 raise RuntimeError(f"the client process failed:\n{_tail(client_log)}")
             measured = json.loads(client.stdout.strip().splitlines()[-1])
@@ -243,51 +250,78 @@ def run_round(
         measured["wrong"],
         count_objects(kind, target, service),
         done,
+        {"client": measured["cpu_seconds"], "backend": backend_cpu, "azurite": azurite_cpu},
     )
 
 
-def measure(stores: list[str], counts: list[int], orchestrations: int) -> list[Round]:
+def _service_cpu(service: Azurite | None) -> float:
+    """CPU seconds Azurite's process has used so far (0 without one)."""
+    if service is None or service.process is None:
+        return 0.0
+    fields = Path(f"/proc/{service.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # utime and stime are fields 14 and 15 of stat(5); the split starts at field 3.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measure(stores: list[str], counts: list[int], orchestrations: int, repeat: int) -> list[Round]:
+    """Every store and process count *repeat* times, interleaved, so drift in the load hits all."""
     rounds: list[Round] = []
     with backend() as (server, address), contextlib.ExitStack() as stack:
         service = stack.enter_context(azurite()) if "azure" in stores else None
-        for kind in stores:
-            for processes in counts:
-                if kind == "azure":
-                    target = f"procs-{processes}-{uuid.uuid4().hex[:8]}"
-                else:
-                    target = stack.enter_context(tempfile.TemporaryDirectory(prefix="dtp-bench-fs-"))
-                rounds.append(run_round(kind, processes, orchestrations, server, address, target, service))
+        for _ in range(repeat):
+            for kind in stores:
+                own = service if kind == "azure" else None  # Azurite idles in filesystem rounds
+                for processes in counts:
+                    # A store directory lasts one round (made and unused on Azure rounds).
+                    with tempfile.TemporaryDirectory(prefix="dtp-bench-fs-") as directory:
+                        name = f"procs-{processes}-{uuid.uuid4().hex[:8]}"
+                        target = name if kind == "azure" else directory
+                        rounds.append(
+                            run_round(kind, processes, orchestrations, server, address, target, own)
+                        )
     return rounds
 
 
+def medians(rounds: list[Round]) -> list[tuple[Round, list[Round]]]:
+    """Per store and process count, in run order: the round of median wall time, and all of them."""
+    groups: dict[tuple[str, int], list[Round]] = {}
+    for r in rounds:
+        groups.setdefault((r.store, r.processes), []).append(r)
+    by_time = [sorted(group, key=lambda r: r.seconds) for group in groups.values()]
+    return [(group[(len(group) - 1) // 2], group) for group in by_time]
+
+
 def print_rounds(rounds: list[Round], load: tuple[float, float, float]) -> None:
-    one = {r.store: r.seconds for r in rounds if r.processes == 1}
+    table = medians(rounds)
+    one = {r.store: r.seconds for r, _ in table if r.processes == 1}
     header = (
-        "| store | worker processes | wall | orchestrations/s | speed-up | outputs checked "
-        "| objects / distinct | uploads | downloads | episodes / activities per process "
-        "| peak RSS per worker (increase from start) |"
+        "| store | worker processes | wall (median; min-max) | orchestrations/s | speed-up | outputs checked "
+        "| objects / distinct | uploads | downloads | CPU s: workers / client / backend / Azurite "
+        "| episodes / activities per process | peak RSS per worker, MiB (increase) |"
     )
     print(header)
     print("|" + "---|" * header.count(" | ") + "---|")
-    for r in rounds:
+    for r, group in table:
         s = r.summary()
         speedup = f"{one[r.store] / r.seconds:.2f}x" if r.store in one else "-"
-        checked = f"{r.orchestrations - len(r.wrong)} of {r.orchestrations}"
+        checked = f"{sum(g.orchestrations - len(g.wrong) for g in group)} of {r.orchestrations * len(group)}"
+        spread = f"{min(g.seconds for g in group):.2f}-{max(g.seconds for g in group):.2f}"
+        cpu = " / ".join("-" if v is None else f"{v:.1f}" for v in s["cpu_seconds"].values())
         work = ", ".join(f"{w['episodes']}/{w['activities']}" for w in r.workers)
         rss = ", ".join(
             f"{w['peak_rss'] / MIB:.0f} (+{(w['peak_rss'] - w['rss_before']) / MIB:.0f})" for w in r.workers
         )
         print(
-            f"| {r.store} | {r.processes} | {r.seconds:.2f} s | {s['throughput']:.1f} | {speedup} "
-            f"| {checked} | {r.objects} / {r.distinct} | {s['uploads']} | {s['downloads']} "
-            f"| {work} | {rss} MiB |"
+            f"| {r.store} | {r.processes} | {r.seconds:.2f} s; {spread} | {s['throughput']:.1f} | {speedup} "
+            f"| {checked} | {r.objects} / {r.distinct} | {s['uploads']} | {s['downloads']} | {cpu} "
+            f"| {work} | {rss} |"
         )
-    cpus = os.cpu_count()
     after = os.getloadavg()
     print(
-        f"\n{cpus} CPUs; load average (1, 5, 15 min) {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} before, "
-        f"{after[0]:.2f} {after[1]:.2f} {after[2]:.2f} after. One run each; the client's scheduling "
-        "of all orchestrations took " + ", ".join(f"{r.schedule_seconds:.2f}" for r in rounds) + " s."
+        f"\n{os.cpu_count()} CPUs; load average (1, 5, 15 min) {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
+        f"before, {after[0]:.2f} {after[1]:.2f} {after[2]:.2f} after; {len(table[0][1])} round(s) each, "
+        "interleaved; every column but the wall range is the median round's. The client's scheduling "
+        "of all orchestrations took " + ", ".join(f"{r.schedule_seconds:.2f}" for r, _ in table) + " s."
     )
     for r in rounds:
         if r.wrong:
@@ -321,10 +355,11 @@ def main() -> int:
     parser.add_argument("--orchestrations", type=int, default=100)
     parser.add_argument("--processes", type=_counts, default=[1, 2, 4])
     parser.add_argument("--stores", type=lambda text: _names(text, STORES), default=list(STORES))
+    parser.add_argument("--repeat", type=int, default=3, help="rounds per case; the median is shown")
     parser.add_argument("--json", type=Path, help="also write the measurements to this file")
     args = parser.parse_args()
     load = os.getloadavg()
-    rounds = measure(args.stores, args.processes, args.orchestrations)
+    rounds = measure(args.stores, args.processes, args.orchestrations, args.repeat)
     print_rounds(rounds, load)
     if args.json:
         args.json.write_text(json.dumps([r.summary() for r in rounds], indent=2))

@@ -37,6 +37,8 @@ def measured(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             "2",
             "--stores",
             "filesystem",
+            "--repeat",
+            "1",
             "--json",
             str(out),
         ],
