@@ -297,7 +297,7 @@ def print_rounds(rounds: list[Round], load: tuple[float, float, float]) -> None:
     header = (
         "| store | worker processes | wall (median; min-max) | orchestrations/s | speed-up | outputs checked "
         "| objects / distinct | uploads | downloads | CPU s: workers / client / backend / Azurite "
-        "| episodes / activities per process | peak RSS per worker, MiB (increase) |"
+        "| cores used | episodes / activities per process | peak RSS per worker, MiB (increase) |"
     )
     print(header)
     print("|" + "---|" * header.count(" | ") + "---|")
@@ -306,7 +306,9 @@ def print_rounds(rounds: list[Round], load: tuple[float, float, float]) -> None:
         speedup = f"{one[r.store] / r.seconds:.2f}x" if r.store in one else "-"
         checked = f"{sum(g.orchestrations - len(g.wrong) for g in group)} of {r.orchestrations * len(group)}"
         spread = f"{min(g.seconds for g in group):.2f}-{max(g.seconds for g in group):.2f}"
-        cpu = " / ".join("-" if v is None else f"{v:.1f}" for v in s["cpu_seconds"].values())
+        parts = s["cpu_seconds"].values()
+        cpu = " / ".join("-" if v is None else f"{v:.1f}" for v in parts)
+        cores = sum(v for v in parts if v is not None) / r.seconds  # of the machine's, for all parts
         work = ", ".join(f"{w['episodes']}/{w['activities']}" for w in r.workers)
         rss = ", ".join(
             f"{w['peak_rss'] / MIB:.0f} (+{(w['peak_rss'] - w['rss_before']) / MIB:.0f})" for w in r.workers
@@ -314,7 +316,7 @@ def print_rounds(rounds: list[Round], load: tuple[float, float, float]) -> None:
         print(
             f"| {r.store} | {r.processes} | {r.seconds:.2f} s; {spread} | {s['throughput']:.1f} | {speedup} "
             f"| {checked} | {r.objects} / {r.distinct} | {s['uploads']} | {s['downloads']} | {cpu} "
-            f"| {work} | {rss} |"
+            f"| {cores:.2f} | {work} | {rss} |"
         )
     after = os.getloadavg()
     print(
