@@ -11,6 +11,7 @@ line (or end of file) on its stdin, then prints its measurements; the client pri
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import os
@@ -20,6 +21,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -88,9 +90,9 @@ def worker_child(kind: str, address: str, target: str) -> None:
     baseline = _rss_now()
     worker.start()
     print(json.dumps({"ready": os.getpid()}), flush=True)
-    cpu = _cpu_seconds()
+    cpu, waited = _cpu_seconds(), waited_seconds()
     sys.stdin.readline()  # "stop", or end of file when the parent is gone
-    cpu = _cpu_seconds() - cpu  # the round's, start-up and shutdown left out
+    cpu, waited = _cpu_seconds() - cpu, waited_seconds() - waited  # the round's, not start-up
     worker.stop()
     store.close()
     print(
@@ -102,6 +104,7 @@ def worker_child(kind: str, address: str, target: str) -> None:
                 "uploads": counts.uploads,
                 "downloads": counts.downloads,
                 "cpu_seconds": cpu,
+                "waited_seconds": waited,
                 "rss_before": baseline,
                 "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
             }
@@ -128,13 +131,28 @@ def client_child(kind: str, address: str, target: str, orchestrations: int) -> N
     batches = {instance_id: json.loads(payload("input", instance_id, -1)) for instance_id in ids}
     expected = {instance_id: expected_output(instance_id, batch) for instance_id, batch in batches.items()}
     store = make_counting_store(kind, target, Counts())
-    cpu, started = _cpu_seconds(), time.perf_counter()
+    cpu, waited, started = _cpu_seconds(), waited_seconds(), time.perf_counter()
     scheduled, outputs = asyncio.run(_schedule_async(address, store, batches))
     seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
     store.close()
     wrong = [instance_id for instance_id in batches if outputs.get(instance_id) != expected[instance_id]]
     measured = {"seconds": seconds, "schedule_seconds": scheduled, "cpu_seconds": cpu, "wrong": wrong}
+    measured["waited_seconds"] = waited_seconds() - waited
     print(json.dumps(measured), flush=True)
+
+
+def waited_seconds(pid: int | str = "self") -> float:
+    """Seconds the live threads of process *pid* spent runnable but waiting for a CPU.
+
+    From the scheduler's statistics (``/proc/PID/task/*/schedstat``, its second field): the
+    time a thread was ready to run while the CPUs were busy with other work. Threads that have
+    exited are not counted, so this is a lower bound; 0 where the kernel does not report it.
+    """
+    total = 0
+    for path in Path(f"/proc/{pid}/task").glob("*/schedstat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):  # a thread that just exited
+            total += int(path.read_text().split()[1])
+    return total / 1e9
 
 
 def _cpu_seconds() -> float:

@@ -46,6 +46,7 @@ from typing import IO, Any
 
 import _common  # noqa: F401 - puts the repository on sys.path
 from _harness import RaisedLimitsBackend, count_blobs
+from _processes import waited_seconds
 from bench_load import FAN_OUT
 
 from tests.helpers import free_port
@@ -125,6 +126,7 @@ class Round:
     objects: int
     workers: list[dict[str, Any]]
     cpu: dict[str, float | None]  # CPU seconds on the client's clock: client, backend, Azurite
+    waited: dict[str, float]  # seconds runnable but waiting for a CPU: client, backend
 
     @property
     def distinct(self) -> int:
@@ -147,6 +149,7 @@ class Round:
             "distinct": self.distinct,
             "uploads": sum(w["uploads"] for w in self.workers),
             "downloads": sum(w["downloads"] for w in self.workers),
+            "waited_seconds": {"workers": sum(w["waited_seconds"] for w in self.workers), **self.waited},
             "cpu_seconds": {"workers": sum(w["cpu_seconds"] for w in self.workers), **self.cpu},
             "workers": self.workers,
             "ok": self.ok,
@@ -220,6 +223,7 @@ def run_round(
             client_log = stack.enter_context(tempfile.TemporaryFile())
             # The backend's threads are this process's only busy ones while the client runs.
             backend_cpu, azurite_cpu = time.process_time(), _service_cpu(service)
+            backend_waited = waited_seconds()
             client = subprocess.run(
                 [sys.executable, str(CHILD), "client", kind, address, target, str(orchestrations)],
                 env=env,
@@ -231,6 +235,7 @@ def run_round(
                 check=False,
             )
             backend_cpu = time.process_time() - backend_cpu
+            backend_waited = waited_seconds() - backend_waited
             azurite_cpu = None if service is None else _service_cpu(service) - azurite_cpu
             if client.returncode != 0:
                 raise RuntimeError(f"the client process failed:\n{_tail(client_log)}")
@@ -251,6 +256,7 @@ def run_round(
         count_objects(kind, target, service),
         done,
         {"client": measured["cpu_seconds"], "backend": backend_cpu, "azurite": azurite_cpu},
+        {"client": measured["waited_seconds"], "backend": backend_waited},
     )
 
 
@@ -297,7 +303,8 @@ def print_rounds(rounds: list[Round], load: tuple[float, float, float]) -> None:
     header = (
         "| store | worker processes | wall (median; min-max) | orchestrations/s | speed-up | outputs checked "
         "| objects / distinct | uploads | downloads | CPU s: workers / client / backend / Azurite "
-        "| cores used | episodes / activities per process | peak RSS per worker, MiB (increase) |"
+        "| cores used | waited for a CPU, s: workers / client / backend "
+        "| episodes / activities per process | peak RSS per worker, MiB (increase) |"
     )
     print(header)
     print("|" + "---|" * header.count(" | ") + "---|")
@@ -308,6 +315,7 @@ def print_rounds(rounds: list[Round], load: tuple[float, float, float]) -> None:
         spread = f"{min(g.seconds for g in group):.2f}-{max(g.seconds for g in group):.2f}"
         parts = s["cpu_seconds"].values()
         cpu = " / ".join("-" if v is None else f"{v:.1f}" for v in parts)
+        waited = " / ".join(f"{v:.1f}" for v in s["waited_seconds"].values())
         cores = sum(v for v in parts if v is not None) / r.seconds  # of the machine's, for all parts
         work = ", ".join(f"{w['episodes']}/{w['activities']}" for w in r.workers)
         rss = ", ".join(
@@ -316,7 +324,7 @@ def print_rounds(rounds: list[Round], load: tuple[float, float, float]) -> None:
         print(
             f"| {r.store} | {r.processes} | {r.seconds:.2f} s; {spread} | {s['throughput']:.1f} | {speedup} "
             f"| {checked} | {r.objects} / {r.distinct} | {s['uploads']} | {s['downloads']} | {cpu} "
-            f"| {cores:.2f} | {work} | {rss} |"
+            f"| {cores:.2f} | {waited} | {work} | {rss} |"
         )
     after = os.getloadavg()
     print(
