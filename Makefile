@@ -68,9 +68,11 @@ test: $(VENV)/.test-deps node_modules/.package-lock.json redis-server chromium l
 bench: $(VENV)/.test-deps node_modules/.package-lock.json
 	$(PY) benchmarks/run.py
 
-# 200 orchestrations at once on Azurite (a load run, not a comparison).
+# 200 orchestrations at once on Azurite (a load run, not a comparison), then 1, 2 and 4 worker
+# processes on one backend and one store (Azurite and the filesystem), as a table.
 load: $(VENV)/.test-deps node_modules/.package-lock.json
 	$(PY) benchmarks/bench_load.py
+	$(PY) benchmarks/bench_processes.py
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis .coverage .coverage.*
