@@ -156,9 +156,10 @@ class LargePayloadStorageOptions(_upstream.LargePayloadStorageOptions):
             once (threads for the sync API, tasks for the async one). 1 to 256;
             default 32.
         cache_max_bytes: Memory for payloads already uploaded or downloaded,
-            so that replays and repeated values are not fetched again. 0
-            disables it; default 64 MiB. Safe because a token always names the
-            same bytes.
+            so that replays and repeated values are not fetched again: a
+            quarter holds recent payloads as they are, the rest older ones
+            deflated. 0 disables it; default 64 MiB. Safe because a token
+            always names the same bytes.
         max_read_payload_bytes: The largest stored payload this store reads
             (its inflated size, UTF-8 bytes). None (the default) means
             ``max_stored_payload_bytes``. Set it higher to read what writers with
