@@ -191,6 +191,10 @@ class StorageDriver(abc.ABC):
         """Name this driver's storage in error messages (a directory, a table): never a secret."""
         return type(self).__name__
 
+    def missing(self, name: str) -> str:
+        """Say where the object *name* was looked for, for a not-found error (default: :meth:`describe`)."""
+        return f"not in {self.describe()}"
+
     # -- single objects: what a driver implements -----------------------------------------
 
     @abc.abstractmethod

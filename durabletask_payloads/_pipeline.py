@@ -206,7 +206,7 @@ class DriverPayloadStore(PayloadStore):
         driver, name = self._route(token)
         found = (yield _Call(driver, "get", ([name], max_stored_body(self._options))))[0]
         if found is None:
-            raise PayloadNotFoundError(token, f"not in {driver.describe()}")
+            raise PayloadNotFoundError(token, driver.missing(name))
         return self._decode(token, found)
 
     def _decode(self, token: str, found: StoredObject) -> bytes:
@@ -259,7 +259,7 @@ class DriverPayloadStore(PayloadStore):
         driver, name = self._route(token)
         found = retrying(lambda: driver.head([name])[0], self._retry)
         if found is None:
-            raise PayloadNotFoundError(token, f"not in {driver.describe()}")
+            raise PayloadNotFoundError(token, driver.missing(name))
         return self._info(driver.token_for(name), found.meta, found.stored_size)
 
     def list_payloads(self) -> Iterator[PayloadInfo]:

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from .._codec import check_size
 from .._driver import ObjectInfo, ObjectMeta, PutItem, StorageDriver, StoredObject
 from .._options import LargePayloadStorageOptions
 from .._pipeline import DriverPayloadStore
@@ -142,7 +143,10 @@ class InMemoryPayloadStore(DriverPayloadStore):
     def __len__(self) -> int:
         return len(self._memory.objects)
 
-    def _count(self, *, upload: bool) -> None:
+    def _count(self, *, upload: bool, data: bytes = b"") -> None:
+        if upload and isinstance(data, (bytes, bytearray, memoryview)):
+            # A payload refused for its size was never an upload to count (the pipeline checks it again).
+            check_size(len(data), self._options)
         with self._counts:
             if upload:
                 self._uploads += 1
@@ -151,12 +155,12 @@ class InMemoryPayloadStore(DriverPayloadStore):
 
     def upload(self, data: bytes, *, instance_id: str | None = None) -> str:
         """Store *data*; identical payloads of one instance share one entry (verified before it counts)."""
-        self._count(upload=True)
+        self._count(upload=True, data=data)
         return super().upload(data, instance_id=instance_id)
 
     async def upload_async(self, data: bytes, *, instance_id: str | None = None) -> str:
         """Async twin of :meth:`upload`."""
-        self._count(upload=True)
+        self._count(upload=True, data=data)
         return await super().upload_async(data, instance_id=instance_id)
 
     def download(self, token: str) -> bytes:
