@@ -12,11 +12,15 @@ batches and the telemetry of every transfer.
 Each operation is written once, as a generator that yields the driver calls it
 needs (:class:`_Call`) and is sent their results (or has their errors thrown in).
 :func:`_run` drives it with the sync driver methods, :func:`_run_async` with their
-async twins: only that edge is twinned.
+async twins: only that edge is twinned. For a driver without native async I/O
+(``capabilities.native_async`` False) the async entry points run :func:`_run` in
+one worker thread instead, so that hashing, gzip and verification stay off the
+event loop as well.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 from collections.abc import Generator, Iterator, Sequence
@@ -236,6 +240,10 @@ class DriverPayloadStore(PayloadStore):
 
     async def upload_async(self, data: bytes, *, instance_id: str | None = None) -> str:
         """Async twin of :meth:`upload`."""
+        if not self._driver.capabilities.native_async:
+            # Its async twins would each be a thread anyway: one thread for the whole flow keeps
+            # hashing and gzip off the event loop too.
+            return await asyncio.to_thread(_run, self._upload_flow(data, instance_id), self._retry)
         return await _run_async(self._upload_flow(data, instance_id), self._retry)
 
     def download(self, token: str) -> bytes:
@@ -244,6 +252,8 @@ class DriverPayloadStore(PayloadStore):
 
     async def download_async(self, token: str) -> bytes:
         """Async twin of :meth:`download`."""
+        if not self._route(token)[0].capabilities.native_async:
+            return await asyncio.to_thread(_run, self._download_flow(token), self._retry)
         return await _run_async(self._download_flow(token), self._retry)
 
     def delete(self, token: str) -> bool:
@@ -252,6 +262,8 @@ class DriverPayloadStore(PayloadStore):
 
     async def delete_async(self, token: str) -> bool:
         """Async twin of :meth:`delete`."""
+        if not self._route(token)[0].capabilities.native_async:
+            return await asyncio.to_thread(_run, self._delete_flow(token), self._retry)
         return await _run_async(self._delete_flow(token), self._retry)
 
     def inspect(self, token: str) -> PayloadInfo:

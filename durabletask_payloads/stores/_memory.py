@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from .._codec import check_size
-from .._driver import ObjectInfo, ObjectMeta, PutItem, StorageDriver, StoredObject
+from .._driver import DriverCapabilities, ObjectInfo, ObjectMeta, PutItem, StorageDriver, StoredObject
 from .._options import LargePayloadStorageOptions
 from .._pipeline import DriverPayloadStore
 from .._token import parse_simple_token, sha256_hex
@@ -33,6 +33,8 @@ class _MemoryDriver(StorageDriver):
     """Objects in a dictionary; the entry object checked stands for an ETag."""
 
     scheme = "memory"
+    # Its async twins run inline (there is no I/O to wait for), so the pipeline awaits them directly.
+    capabilities = DriverCapabilities(native_async=True)
 
     def __init__(self) -> None:
         self.objects: dict[str, _Stored] = {}

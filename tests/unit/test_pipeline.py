@@ -180,8 +180,13 @@ class TestFailures:
 
 
 class TestAsync:
-    def test_the_async_twins_make_the_same_driver_calls(self) -> None:
+    @pytest.mark.parametrize("native", [True, False], ids=["driver-async-twins", "flow-in-a-thread"])
+    def test_the_async_twins_make_the_same_driver_calls(self, native: bool) -> None:
+        """Awaiting the driver's twins, or running the sync flow in a thread: the same calls either way."""
         sync_driver, async_driver = Recording(), Recording()
+        async_driver.capabilities = DriverCapabilities(
+            delete=False, list=False, head=False, native_async=native
+        )
         sync_store = DriverPayloadStore(sync_driver, OPTIONS)
         async_store = DriverPayloadStore(async_driver, OPTIONS)
         token = sync_store.upload(b"payload", instance_id="i")
