@@ -17,6 +17,7 @@ import importlib as _importlib
 import typing as _typing
 
 from ._client import AsyncTaskHubGrpcClient, TaskHubGrpcClient
+from ._driver import DriverCapabilities, ObjectInfo, ObjectMeta, PutItem, StorageDriver, StoredObject
 from ._exceptions import (
     InvalidPayloadTokenError,
     PayloadError,
@@ -27,6 +28,7 @@ from ._exceptions import (
     PayloadStoreUnavailableError,
     PayloadTooLargeError,
     UnsupportedOperationError,
+    store_failure,
 )
 from ._externalize import (
     deexternalize_payloads,
@@ -38,6 +40,7 @@ from ._externalize import (
 from ._interceptors import PayloadInterceptor, payload_interceptors
 from ._lifecycle import PayloadPurgeResult
 from ._options import LargePayloadStorageOptions, RemoteStoreOptions
+from ._pipeline import DriverPayloadStore
 from ._store import PayloadInfo, PayloadStore
 from ._store_spec import open_store
 from ._version import __version__
@@ -65,11 +68,15 @@ __all__ = [
     "BlobAccount",
     "BlobPayloadStore",
     "BlobPayloadStoreOptions",
+    "DriverCapabilities",
+    "DriverPayloadStore",
     "FileSystemPayloadStore",
     "FileSystemPayloadStoreOptions",
     "InMemoryPayloadStore",
     "InvalidPayloadTokenError",
     "LargePayloadStorageOptions",
+    "ObjectInfo",
+    "ObjectMeta",
     "PayloadError",
     "PayloadInfo",
     "PayloadIntegrityError",
@@ -81,12 +88,15 @@ __all__ = [
     "PayloadStoreRefusedError",
     "PayloadStoreUnavailableError",
     "PayloadTooLargeError",
+    "PutItem",
     "RedisPayloadStore",
     "RedisPayloadStoreOptions",
     "RemoteStoreOptions",
     "RoutingPayloadStore",
     "S3PayloadStore",
     "S3PayloadStoreOptions",
+    "StorageDriver",
+    "StoredObject",
     "TaskHubGrpcClient",
     "TaskHubGrpcWorker",
     "UnsupportedOperationError",
@@ -100,6 +110,7 @@ __all__ = [
     "payload_interceptors",
     "payload_interceptors_async",
     "payload_tokens",
+    "store_failure",
 ]
 
 

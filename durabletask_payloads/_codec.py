@@ -16,7 +16,6 @@ each payload as a *record*: one line of JSON metadata, then the stored body.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import cached_property
@@ -27,6 +26,9 @@ from ._exceptions import PayloadIntegrityError, PayloadReadLimitError, PayloadTo
 from ._options import LargePayloadStorageOptions, read_limit
 from ._store import PayloadInfo
 from ._token import content_name, is_content_name, is_guid_v4_name, names_content, sha256_hex
+
+# The verified write lives in its own module; re-exported here, where the stores import it from.
+from ._verified_write import CREATED, FOUND, REPLACED, Existing, store_verified, store_verified_async
 
 __all__ = [
     "CREATED",
@@ -208,110 +210,6 @@ def verify_payload(
         raise PayloadIntegrityError(
             token, f"its content does not match its name {name}, which was derived from the content written"
         )
-
-
-# -- writing over what is already there -------------------------------------------------
-
-#: What :func:`store_verified` did: wrote the object, found it already there, or replaced another.
-CREATED = "created"
-FOUND = "found"
-REPLACED = "replaced"
-# Rounds of "check what is there, replace it if it is not this payload" before a write gives up.
-_REPLACE_ATTEMPTS = 3
-
-
-@dataclass(frozen=True)
-class Existing:
-    """What a write found at its payload's name.
-
-    Attributes:
-        tag: What a conditional replace is made on: an ETag, or whatever
-            stands for one in the store (it is handed back to ``replace``).
-        decode: Returns the object's payload as a download would, verified;
-            raises :class:`PayloadIntegrityError` or :class:`PayloadReadLimitError`
-            when it is not a good copy.
-
-    """
-
-    tag: object
-    decode: Callable[[], bytes]
-
-
-def _verified(existing: Existing | None, encoded: EncodedPayload) -> bool:
-    if existing is None:
-        return False
-    try:
-        data = existing.decode()
-    except (PayloadIntegrityError, PayloadReadLimitError):
-        return False
-    return data == encoded.data
-
-
-def store_verified(
-    encoded: EncodedPayload,
-    token: str,
-    *,
-    create: Callable[[], bool],
-    read: Callable[[], Existing | None],
-    replace: Callable[[object], bool],
-) -> str:
-    """Write a payload whose name may be taken; "already exists" counts only once verified.
-
-    Names certify content, so an object already at the name is this payload,
-    unless it was planted or damaged: it is read back and verified, and
-    replaced if it is not a good copy, on the condition that it is still the
-    object that was checked.
-
-    Args:
-        encoded: The payload to store.
-        token: Its token, for error messages.
-        create: Writes the object only if the name is free; returns whether it did.
-        read: Returns what is at the name now, or None if nothing is.
-        replace: Writes the object over the one with the given tag (None: only
-            if the name is free); returns False if that condition failed.
-
-    Returns:
-        :data:`CREATED`, :data:`FOUND` or :data:`REPLACED`.
-
-    Raises:
-        PayloadIntegrityError: Other objects kept appearing at the name.
-
-    """
-    if create():
-        return CREATED
-    for _ in range(_REPLACE_ATTEMPTS):
-        existing = read()
-        if _verified(existing, encoded):
-            return FOUND
-        if replace(None if existing is None else existing.tag):
-            return REPLACED
-    raise _replace_failed(token)
-
-
-async def store_verified_async(
-    encoded: EncodedPayload,
-    token: str,
-    *,
-    create: Callable[[], Awaitable[bool]],
-    read: Callable[[], Awaitable[Existing | None]],
-    replace: Callable[[object], Awaitable[bool]],
-) -> str:
-    """Async twin of :func:`store_verified` (the I/O is awaited; the checks are the same)."""
-    if await create():
-        return CREATED
-    for _ in range(_REPLACE_ATTEMPTS):
-        existing = await read()
-        if _verified(existing, encoded):
-            return FOUND
-        if await replace(None if existing is None else existing.tag):
-            return REPLACED
-    raise _replace_failed(token)
-
-
-def _replace_failed(token: str) -> PayloadIntegrityError:
-    return PayloadIntegrityError(
-        token, "other objects kept appearing under its name while it was written, so it could not be stored"
-    )
 
 
 # -- records: a JSON header line, then the body ---------------------------------------

@@ -1,22 +1,19 @@
-"""A payload store that keeps everything in this process's memory."""
+"""A payload store that keeps everything in this process's memory: a driver under the one pipeline."""
 
 from __future__ import annotations
 
-import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from .._codec import Existing, decode_payload, encode_payload, store_verified
-from .._exceptions import PayloadNotFoundError
+from .._codec import check_size
+from .._driver import DriverCapabilities, ObjectInfo, ObjectMeta, PutItem, StorageDriver, StoredObject
 from .._options import LargePayloadStorageOptions
-from .._store import PayloadInfo, PayloadStore
-from .._token import format_simple_token, parse_simple_token, sha256_hex
+from .._pipeline import DriverPayloadStore
+from .._token import parse_simple_token, sha256_hex
 
 __all__ = ["InMemoryPayloadStore"]
-
-_SCHEME = "memory"
 
 
 @dataclass(frozen=True)
@@ -28,15 +25,91 @@ class _Stored:
     instance_id: str | None
     created: datetime
 
+    def meta(self) -> ObjectMeta:
+        return ObjectMeta(self.content_encoding, self.sha256, self.size, self.instance_id, self.created)
 
-class InMemoryPayloadStore(PayloadStore):
+
+class _MemoryDriver(StorageDriver):
+    """Objects in a dictionary; the entry object checked stands for an ETag."""
+
+    scheme = "memory"
+    # Its async twins run inline (there is no I/O to wait for), so the pipeline awaits them directly.
+    capabilities = DriverCapabilities(native_async=True)
+
+    def __init__(self) -> None:
+        self.objects: dict[str, _Stored] = {}
+        self.lock = threading.Lock()
+
+    def describe(self) -> str:
+        return "this in-memory store"
+
+    def put_one(self, item: PutItem) -> bool:
+        with self.lock:
+            taken = item.name in self.objects
+        return not taken and self.replace_one(item, None)
+
+    def replace_one(self, item: PutItem, tag: object) -> bool:
+        meta = item.meta
+        # Compressed only now (item.body): a payload found already stored never pays for it.
+        stored = _Stored(
+            item.body,
+            meta.content_encoding,
+            meta.sha256,
+            meta.size,
+            meta.instance_id,
+            datetime.now(timezone.utc),
+        )
+        with self.lock:
+            if self.objects.get(item.name) is not tag:
+                return False
+            self.objects[item.name] = stored
+        return True
+
+    def get_one(self, name: str, max_bytes: int) -> StoredObject | None:
+        with self.lock:
+            stored = self.objects.get(name)
+        if stored is None:
+            return None
+        body = stored.body if len(stored.body) <= max_bytes else None
+        return StoredObject(name, stored.meta(), len(stored.body), body, tag=stored)
+
+    def head_one(self, name: str) -> ObjectInfo | None:
+        with self.lock:
+            stored = self.objects.get(name)
+        return None if stored is None else ObjectInfo(name, stored.meta(), len(stored.body))
+
+    def delete_one(self, name: str) -> bool:
+        with self.lock:
+            return self.objects.pop(name, None) is not None
+
+    def list_objects(self) -> Iterator[ObjectInfo]:
+        with self.lock:
+            items = list(self.objects.items())
+        for name, stored in items:
+            yield ObjectInfo(name, stored.meta(), len(stored.body))
+
+    # No I/O to wait for: the async twins run inline rather than in a thread.
+    async def put_async(self, items: Sequence[PutItem]) -> list[bool]:
+        return self.put(items)
+
+    async def replace_async(self, items: Sequence[tuple[PutItem, object]]) -> list[bool]:
+        return self.replace(items)
+
+    async def get_async(self, names: Sequence[str], max_bytes: int) -> list[StoredObject | None]:
+        return self.get(names, max_bytes)
+
+    async def delete_async(self, names: Sequence[str]) -> list[bool]:
+        return self.delete(names)
+
+
+class InMemoryPayloadStore(DriverPayloadStore):
     """Keeps payloads in a dictionary: for tests, demos and single-process tools.
 
     Tokens look like ``memory:v1:<32 hex>`` and mean nothing to another process.
-    Payloads are encoded exactly as the durable stores encode them (content
-    names, optional gzip, SHA-256 checked on read), so tests exercise the same
-    paths. The :attr:`uploads` and :attr:`downloads` counters let a test assert
-    whether the store was used at all.
+    Payloads go through the same pipeline as the durable stores (content names,
+    optional gzip, the read limit, SHA-256 checked on read), so tests exercise
+    the same paths. The :attr:`uploads` and :attr:`downloads` counters let a
+    test assert whether the store was used at all.
 
     Args:
         options: Size and compression settings; the defaults when omitted.
@@ -44,21 +117,20 @@ class InMemoryPayloadStore(PayloadStore):
     """
 
     def __init__(self, options: LargePayloadStorageOptions | None = None) -> None:
-        self._options = options if options is not None else LargePayloadStorageOptions()
-        self._objects: dict[str, _Stored] = {}
-        self._lock = threading.Lock()
+        self._memory = _MemoryDriver()
+        super().__init__(self._memory, options)
+        self._counts = threading.Lock()
         self._uploads = 0
         self._downloads = 0
 
     @property
-    def options(self) -> LargePayloadStorageOptions:
-        """The size and compression settings of this store."""
-        return self._options
+    def _objects(self) -> dict[str, _Stored]:
+        # Tests share one dictionary between two stores (same data, cold cache).
+        return self._memory.objects
 
-    @property
-    def token_prefixes(self) -> tuple[str, ...]:
-        """``("memory:v1:",)``."""
-        return (f"{_SCHEME}:v1:",)
+    @_objects.setter
+    def _objects(self, objects: dict[str, _Stored]) -> None:
+        self._memory.objects = objects
 
     @property
     def uploads(self) -> int:
@@ -71,121 +143,37 @@ class InMemoryPayloadStore(PayloadStore):
         return self._downloads
 
     def __len__(self) -> int:
-        return len(self._objects)
+        return len(self._memory.objects)
+
+    def _count(self, *, upload: bool, data: bytes = b"") -> None:
+        if upload and isinstance(data, (bytes, bytearray, memoryview)):
+            # A payload refused for its size was never an upload to count (the pipeline checks it again).
+            check_size(len(data), self._options)
+        with self._counts:
+            if upload:
+                self._uploads += 1
+            else:
+                self._downloads += 1
 
     def upload(self, data: bytes, *, instance_id: str | None = None) -> str:
-        """Store *data*; identical payloads of one instance share one entry.
-
-        An entry already under the payload's name counts only once it is
-        verified to be this payload; anything else there is replaced.
-        """
-        encoded = encode_payload(data, self._options, instance_id)
-        name = encoded.name
-        token = format_simple_token(_SCHEME, name)
-        with self._lock:
-            self._uploads += 1
-
-        def read() -> Existing | None:
-            with self._lock:
-                existing = self._objects.get(name)
-            if existing is None:
-                return None
-            return Existing(existing, functools.partial(self._decode, token, existing))
-
-        def replace(tag: object) -> bool:
-            # Compressed only now: a payload found already stored never pays for it.
-            stored = _Stored(
-                encoded.body,
-                encoded.content_encoding,
-                encoded.sha256,
-                encoded.size,
-                instance_id,
-                datetime.now(timezone.utc),
-            )
-            # The entry object checked plays the part of an ETag.
-            with self._lock:
-                if self._objects.get(name) is not tag:
-                    return False
-                self._objects[name] = stored
-            return True
-
-        def create() -> bool:
-            with self._lock:
-                taken = name in self._objects
-            return not taken and replace(None)
-
-        store_verified(encoded, token, create=create, read=read, replace=replace)
-        return token
+        """Store *data*; identical payloads of one instance share one entry (verified before it counts)."""
+        self._count(upload=True, data=data)
+        return super().upload(data, instance_id=instance_id)
 
     async def upload_async(self, data: bytes, *, instance_id: str | None = None) -> str:
-        """Async twin of :meth:`upload` (runs inline: there is no I/O)."""
-        return self.upload(data, instance_id=instance_id)
-
-    def _get(self, token: str) -> _Stored:
-        name = parse_simple_token(_SCHEME, token)
-        stored = self._objects.get(name)
-        if stored is None:
-            raise PayloadNotFoundError(token, "not in this in-memory store")
-        return stored
+        """Async twin of :meth:`upload`."""
+        self._count(upload=True, data=data)
+        return await super().upload_async(data, instance_id=instance_id)
 
     def download(self, token: str) -> bytes:
         """Return the payload behind *token*, verified against its name."""
-        with self._lock:
-            self._downloads += 1
-        return self._decode(token, self._get(token))
-
-    def _decode(self, token: str, stored: _Stored) -> bytes:
-        return decode_payload(
-            stored.body,
-            content_encoding=stored.content_encoding,
-            sha256=stored.sha256,
-            token=token,
-            options=self._options,
-            name=parse_simple_token(_SCHEME, token),
-            instance_id=stored.instance_id,
-        )
+        self._count(upload=False)
+        return super().download(token)
 
     async def download_async(self, token: str) -> bytes:
         """Async twin of :meth:`download`."""
-        return self.download(token)
-
-    def is_known_token(self, value: str) -> bool:
-        """Return whether *value* is a ``memory:v1:`` token."""
-        try:
-            parse_simple_token(_SCHEME, value)
-        except ValueError:
-            return False
-        return True
-
-    def delete(self, token: str) -> bool:
-        """Forget the payload behind *token*; False if it was not there."""
-        name = parse_simple_token(_SCHEME, token)
-        self._forget(token)
-        with self._lock:
-            return self._objects.pop(name, None) is not None
-
-    def inspect(self, token: str) -> PayloadInfo:
-        """Describe the payload behind *token*."""
-        return self._info(token, self._get(token))
-
-    def list_payloads(self) -> Iterator[PayloadInfo]:
-        """Yield every stored payload."""
-        with self._lock:
-            items = list(self._objects.items())
-        for name, stored in items:
-            yield self._info(format_simple_token(_SCHEME, name), stored)
-
-    @staticmethod
-    def _info(token: str, stored: _Stored) -> PayloadInfo:
-        return PayloadInfo(
-            token=token,
-            size=stored.size,
-            stored_size=len(stored.body),
-            content_encoding=stored.content_encoding,
-            sha256=stored.sha256,
-            instance_id=stored.instance_id,
-            created=stored.created,
-        )
+        self._count(upload=False)
+        return await super().download_async(token)
 
     def corrupt(self, token: str, body: bytes, *, forge_hash: bool = False) -> None:
         """Replace the stored bytes behind *token*, or plant them there (for tests of integrity checks).
@@ -194,13 +182,13 @@ class InMemoryPayloadStore(PayloadStore):
         with *forge_hash*, its recorded SHA-256 becomes that of *body*, as an
         attacker able to write metadata would make it.
         """
-        name = parse_simple_token(_SCHEME, token)
+        name = parse_simple_token("memory", token)
         self._forget(token)
-        with self._lock:
-            old = self._objects.get(name)
+        with self._memory.lock:
+            old = self._memory.objects.get(name)
             if old is None:
                 old = _Stored(b"", "identity", None, None, None, datetime.now(timezone.utc))
-            self._objects[name] = _Stored(
+            self._memory.objects[name] = _Stored(
                 body,
                 old.content_encoding,
                 sha256_hex(body) if forge_hash else old.sha256,

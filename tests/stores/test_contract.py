@@ -7,11 +7,13 @@ import json
 import re
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from durabletask_payloads import (
+    DriverPayloadStore,
     InvalidPayloadTokenError,
     LargePayloadStorageOptions,
     PayloadNotFoundError,
@@ -19,10 +21,30 @@ from durabletask_payloads import (
     PayloadTooLargeError,
 )
 
-from ..conftest import StoreFactory, make_store
+from ..conftest import STORE_KINDS, StoreFactory, make_store
 from ..helpers import open_connections, orders
+from .docs_example import sqlite_driver
 
 SMALL = LargePayloadStorageOptions(threshold_bytes=1024, max_stored_payload_bytes=64 * 1024 * 1024)
+
+
+@pytest.fixture(params=[*STORE_KINDS, pytest.param("sqlite-driver", id="sqlite-driver")])
+def store_factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreFactory]:
+    """Every store kind of conftest, and the SQLite driver of docs/stores.md under the pipeline."""
+    made: list[PayloadStore] = []
+
+    def factory(options: LargePayloadStorageOptions) -> PayloadStore:
+        if request.param == "sqlite-driver":
+            path = tmp_path / f"sqlite-{len(made)}.db"
+            store: PayloadStore = DriverPayloadStore(sqlite_driver()(str(path)), options)
+        else:
+            store = make_store(request.param, request, tmp_path, options)
+        made.append(store)
+        return store
+
+    yield factory
+    for store in made:
+        store.close()
 
 
 @pytest.fixture

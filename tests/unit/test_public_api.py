@@ -47,6 +47,27 @@ class TestExports:
             payload_interceptors,
         )
 
+    def test_the_driver_contract_is_exported(self) -> None:
+        """A custom backend needs only these: the contract, its value types, the pipeline, store_failure."""
+        from durabletask_payloads import (
+            DriverCapabilities,
+            DriverPayloadStore,
+            ObjectInfo,
+            ObjectMeta,
+            PutItem,
+            StorageDriver,
+            StoredObject,
+            store_failure,
+        )
+
+        assert issubclass(DriverPayloadStore, durabletask_payloads.PayloadStore)
+        assert issubclass(durabletask_payloads.InMemoryPayloadStore, DriverPayloadStore)
+        assert issubclass(durabletask_payloads.FileSystemPayloadStore, DriverPayloadStore)
+        assert inspect.isabstract(StorageDriver)
+        assert callable(store_failure)
+        for value_type in (DriverCapabilities, ObjectInfo, ObjectMeta, PutItem, StoredObject):
+            assert value_type.__dataclass_params__.frozen, value_type  # type: ignore[attr-defined]
+
     def test_aio_all_is_sorted_and_exported_from_the_root(self) -> None:
         assert aio.__all__ == sorted(aio.__all__)
         for name in aio.__all__:

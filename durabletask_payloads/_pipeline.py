@@ -1,0 +1,305 @@
+"""One payload pipeline over storage drivers: everything a store does but moving bytes.
+
+:class:`DriverPayloadStore` does, once for every :class:`~._driver.StorageDriver`:
+the size check on write (``max_stored_payload_bytes``) and the read limit
+(``max_read_payload_bytes``, passed to the driver so that it need not read an
+oversized object), hashing and content naming, gzip (all in :mod:`._codec`),
+verification of what is read and of what is already there when a name is taken
+(:mod:`._verified_write`), retries of transient failures (:mod:`._retry`), and,
+through :class:`~._store.PayloadStore`, the cache, bounded concurrency of
+batches and the telemetry of every transfer.
+
+Each operation is written once, as a generator that yields the driver calls it
+needs (:class:`_Call`) and is sent their results (or has their errors thrown in).
+:func:`_run` drives it with the sync driver methods, :func:`_run_async` with their
+async twins: only that edge is twinned. For a driver without native async I/O
+(``capabilities.native_async`` False) the async entry points run :func:`_run` in
+one worker thread instead, so that hashing, gzip and verification stay off the
+event loop as well.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import Generator, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, NoReturn, TypeVar, cast
+
+from ._codec import decode_payload, encode_payload, max_stored_body
+from ._driver import PutItem, StorageDriver, StoredObject
+from ._exceptions import (
+    InvalidPayloadTokenError,
+    PayloadError,
+    PayloadIntegrityError,
+    PayloadNotFoundError,
+    PayloadReadLimitError,
+)
+from ._options import LargePayloadStorageOptions, RemoteStoreOptions, read_limit
+from ._retry import RetryPolicy, retrying, retrying_async
+from ._store import PayloadInfo, PayloadStore
+from ._verified_write import REPLACED, Create, Existing, Read, verified_write
+
+__all__ = ["DriverPayloadStore"]
+
+_log = logging.getLogger("durabletask_payloads.pipeline")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One batch call of a driver: ``driver.<operation>(*args)`` or its ``_async`` twin."""
+
+    driver: StorageDriver
+    operation: str
+    args: tuple[Any, ...]
+
+
+_Flow = Generator[_Call, Any, T]
+
+
+def _run(flow: _Flow[T], retry: RetryPolicy) -> T:
+    """Drive *flow* with the sync driver methods, each call retried while transient."""
+    answer: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            call = flow.throw(error) if error is not None else flow.send(answer)
+        except StopIteration as done:
+            return cast(T, done.value)
+        error = None
+        method = getattr(call.driver, call.operation)
+        try:
+            answer = retrying(functools.partial(method, *call.args), retry)
+        except PayloadError as exc:
+            error = exc
+
+
+async def _run_async(flow: _Flow[T], retry: RetryPolicy) -> T:
+    """Async twin of :func:`_run`: the same flow, with the drivers' async methods."""
+    answer: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            call = flow.throw(error) if error is not None else flow.send(answer)
+        except StopIteration as done:
+            return cast(T, done.value)
+        error = None
+        method = getattr(call.driver, f"{call.operation}_async")
+        try:
+            answer = await retrying_async(functools.partial(method, *call.args), retry)
+        except PayloadError as exc:
+            error = exc
+
+
+def _reraise(exc: BaseException) -> NoReturn:
+    raise exc
+
+
+class DriverPayloadStore(PayloadStore):
+    """A payload store made of the one pipeline and a :class:`~durabletask_payloads.StorageDriver`.
+
+    Writes go to *driver*; reads go to whichever of *driver* and *readers*
+    claims the token (the first, in that order, whose ``name_of`` accepts it),
+    so a store can keep reading tokens of a backend it no longer writes to.
+
+    Args:
+        driver: The backend that payloads are written to (and read from).
+        options: Size, compression and, for remote options, retry settings;
+            the defaults when omitted.
+        readers: Further drivers, only read from.
+        retry: How transient driver failures are retried; by default from
+            the options' ``retry_total`` and ``retry_backoff_seconds`` when
+            they have them (remote stores), else not at all (local stores).
+
+    """
+
+    def __init__(
+        self,
+        driver: StorageDriver,
+        options: LargePayloadStorageOptions | None = None,
+        *,
+        readers: Sequence[StorageDriver] = (),
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self._options = options if options is not None else LargePayloadStorageOptions()
+        self._driver = driver
+        self._drivers = (driver, *readers)
+        if retry is None:
+            retry = (
+                RetryPolicy.from_options(self._options)
+                if isinstance(self._options, RemoteStoreOptions)
+                else RetryPolicy(retries=0)
+            )
+        self._retry = retry
+
+    @property
+    def options(self) -> LargePayloadStorageOptions:
+        """The size and compression settings of this store."""
+        return self._options
+
+    @property
+    def driver(self) -> StorageDriver:
+        """The driver payloads are written to."""
+        return self._driver
+
+    @property
+    def token_prefixes(self) -> tuple[str, ...]:
+        """The prefixes of every driver's tokens, the writing driver's first."""
+        return tuple(dict.fromkeys(p for d in self._drivers for p in d.token_prefixes))
+
+    def is_known_token(self, value: str) -> bool:
+        """Return whether one of the drivers claims *value* as its token."""
+        return isinstance(value, str) and any(d.name_of(value) is not None for d in self._drivers)
+
+    def _route(self, token: str) -> tuple[StorageDriver, str]:
+        for driver in self._drivers:
+            name = driver.name_of(token)
+            if name is not None:
+                return driver, name
+        expected = " or ".join(repr(p) for p in self.token_prefixes)
+        raise InvalidPayloadTokenError(
+            token, f"expected a token starting with {expected} and ending in 32 lowercase hex characters"
+        )
+
+    # -- the flows: written once ---------------------------------------------------------
+
+    def _upload_flow(self, data: bytes, instance_id: str | None) -> _Flow[str]:
+        encoded = encode_payload(data, self._options, instance_id)
+        driver = self._driver
+        token = driver.token_for(encoded.name)
+        item = PutItem(encoded, instance_id, known_present=token in self.cache)
+        if item.known_present:
+            # Seen stored recently: the driver confirms cheaply, and its word is taken.
+            yield _Call(driver, "put", ([item],))
+            return token
+        write = verified_write(encoded, token)
+        answer: object = None
+        while True:
+            try:
+                step = write.send(answer)
+            except StopIteration as done:
+                outcome = done.value
+                break
+            if isinstance(step, Create):
+                answer = (yield _Call(driver, "put", ([item],)))[0]
+            elif isinstance(step, Read):
+                answer = yield from self._existing(driver, encoded.name, token)
+            else:
+                answer = (yield _Call(driver, "replace", ([(item, step.tag)],)))[0]
+        if outcome == REPLACED:
+            _log.warning(
+                "%s held another object under %s, which its name certifies; replaced it",
+                driver.describe(),
+                token,
+            )
+        return token
+
+    def _existing(self, driver: StorageDriver, name: str, token: str) -> _Flow[Existing | None]:
+        try:
+            found = (yield _Call(driver, "get", ([name], max_stored_body(self._options))))[0]
+        except (PayloadIntegrityError, PayloadReadLimitError) as exc:
+            return Existing(None, functools.partial(_reraise, exc))  # not a good copy: replace it
+        if found is None:
+            return None
+        return Existing(found.tag, functools.partial(self._decode, token, found))
+
+    def _download_flow(self, token: str) -> _Flow[bytes]:
+        driver, name = self._route(token)
+        found = (yield _Call(driver, "get", ([name], max_stored_body(self._options))))[0]
+        if found is None:
+            raise PayloadNotFoundError(token, driver.missing(name))
+        return self._decode(token, found)
+
+    def _decode(self, token: str, found: StoredObject) -> bytes:
+        if found.body is None:
+            raise PayloadReadLimitError(token, found.stored_size, read_limit(self._options))
+        return decode_payload(
+            found.body,
+            content_encoding=found.meta.content_encoding,
+            sha256=found.meta.sha256,
+            token=token,
+            options=self._options,
+            name=found.name,
+            instance_id=found.meta.instance_id,
+        )
+
+    def _delete_flow(self, token: str) -> _Flow[bool]:
+        driver, name = self._route(token)
+        self._forget(token)
+        deleted: list[bool] = yield _Call(driver, "delete", ([name],))
+        return deleted[0]
+
+    # -- the entry points: sync and async drive the same flows ---------------------------
+
+    def upload(self, data: bytes, *, instance_id: str | None = None) -> str:
+        """Store *data* and return its token; a payload already stored under its name is verified first."""
+        return _run(self._upload_flow(data, instance_id), self._retry)
+
+    async def upload_async(self, data: bytes, *, instance_id: str | None = None) -> str:
+        """Async twin of :meth:`upload`."""
+        if not self._driver.capabilities.native_async:
+            # Its async twins would each be a thread anyway: one thread for the whole flow keeps
+            # hashing and gzip off the event loop too.
+            return await asyncio.to_thread(_run, self._upload_flow(data, instance_id), self._retry)
+        return await _run_async(self._upload_flow(data, instance_id), self._retry)
+
+    def download(self, token: str) -> bytes:
+        """Return the payload behind *token*, within the read limit, verified against its name and hash."""
+        return _run(self._download_flow(token), self._retry)
+
+    async def download_async(self, token: str) -> bytes:
+        """Async twin of :meth:`download`."""
+        if not self._route(token)[0].capabilities.native_async:
+            return await asyncio.to_thread(_run, self._download_flow(token), self._retry)
+        return await _run_async(self._download_flow(token), self._retry)
+
+    def delete(self, token: str) -> bool:
+        """Delete the payload behind *token*; return False if it was already gone."""
+        return _run(self._delete_flow(token), self._retry)
+
+    async def delete_async(self, token: str) -> bool:
+        """Async twin of :meth:`delete`."""
+        if not self._route(token)[0].capabilities.native_async:
+            return await asyncio.to_thread(_run, self._delete_flow(token), self._retry)
+        return await _run_async(self._delete_flow(token), self._retry)
+
+    def inspect(self, token: str) -> PayloadInfo:
+        """Describe the payload behind *token* from its metadata, without reading its body."""
+        driver, name = self._route(token)
+        found = retrying(lambda: driver.head([name])[0], self._retry)
+        if found is None:
+            raise PayloadNotFoundError(token, driver.missing(name))
+        return self._info(driver.token_for(name), found.meta, found.stored_size)
+
+    def list_payloads(self) -> Iterator[PayloadInfo]:
+        """Yield every payload the drivers hold."""
+        for driver in self._drivers:
+            for found in driver.list_objects():
+                yield self._info(driver.token_for(found.name), found.meta, found.stored_size)
+
+    @staticmethod
+    def _info(token: str, meta: Any, stored_size: int) -> PayloadInfo:
+        return PayloadInfo(
+            token=token,
+            size=meta.size,
+            stored_size=stored_size,
+            content_encoding=meta.content_encoding,
+            sha256=meta.sha256,
+            instance_id=meta.instance_id,
+            created=meta.created,
+        )
+
+    def close(self) -> None:
+        """Close the drivers and end the transfer threads."""
+        for driver in self._drivers:
+            driver.close()
+        super().close()
+
+    async def aclose(self) -> None:
+        """Async twin of :meth:`close`."""
+        for driver in self._drivers:
+            await driver.aclose()
+        super().close()
