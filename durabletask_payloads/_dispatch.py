@@ -26,12 +26,13 @@ from typing import Any
 from durabletask.internal import orchestrator_service_pb2 as pb
 
 from ._externalize import deexternalize_payloads
+from ._held import Stopped, WorkerIO, held, resolving
 from ._hooks import Hooks
+from ._steps import run
 from ._store import PayloadStore
 from ._workitems import (
     HEALTH_PING_SECONDS,
     End,
-    OutageClock,
     Sequencer,
     health_ping,
     needs_download,
@@ -65,6 +66,7 @@ class WorkItemDispatcher:
         self._backlog: list[pb.WorkItem] = []
         self._held = 0  # items taken and not yet handed on
         self._closed = threading.Event()
+        self._io = WorkerIO(store, self._closed)
 
     @property
     def held(self) -> int:
@@ -75,9 +77,10 @@ class WorkItemDispatcher:
         """Start reading *call* (a ``GetWorkItems`` response stream); return what the worker iterates."""
         return WorkItemStream(self, call)
 
-    def wait_closed(self, seconds: float) -> bool:
-        """Wait up to *seconds* (a retry's backoff); return True at once if :meth:`close` was called."""
-        return self._closed.wait(seconds)
+    @property
+    def io(self) -> WorkerIO:
+        """The store's calls on a worker thread, with a backoff that :meth:`close` cuts short."""
+        return self._io
 
     def close(self) -> None:
         """Stop retrying; items still held are dropped (the backend's own timeouts redeliver them)."""
@@ -169,18 +172,12 @@ class WorkItemDispatcher:
         Returns False when the dispatcher closed meanwhile: the item is dropped, not failed (the
         worker is stopping, and the backend's own timeouts hand the item out again).
         """
-        clock = OutageClock.for_store(self._store)
-        while True:
-            try:
-                deexternalize_payloads(item, self._store)
-                return True
-            except Exception as exc:  # noqa: BLE001 - any failure must fail the item, not the stream
-                wait, error = clock.decide(exc, "download")
-                if wait is None:
-                    self._hooks.poison(item, error)
-                    return True
-                if self._closed.wait(wait):  # backoff, cut short when the worker stops
-                    return False
+        outcome = run(held(self._store, "download", resolving(item)), self._io)
+        if isinstance(outcome, Stopped):
+            return False
+        if outcome is not None:
+            self._hooks.poison(item, outcome)
+        return True
 
     def _finish(self, item: pb.WorkItem, key: Hashable | None) -> None:
         self._deliver(item, held=True)

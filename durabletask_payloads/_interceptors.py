@@ -15,9 +15,10 @@ from google.protobuf.message import Message
 from ._adapt import as_store
 from ._dispatch import WorkItemDispatcher
 from ._externalize import deexternalize_payloads, externalize_payloads
+from ._held import Stopped, externalizing, held
 from ._hooks import WORK_ITEMS, Hooks, method_name
+from ._steps import run
 from ._store import PayloadStore
-from ._workitems import OutageClock
 
 _log = logging.getLogger("durabletask_payloads.interceptors")
 
@@ -108,21 +109,17 @@ class PayloadInterceptor(
             return plan.replacement
         if not plan.externalize:
             return request
-        clock = OutageClock.for_store(self._store)
-        while True:
-            try:
-                externalize_payloads(request, self._store, instance_id=plan.scope)
-                return request
-            except Exception as exc:  # any failure of a completion must become a failed result
-                if plan.completion is None:
-                    raise
-                # The result is held, not abandoned: durabletask.testing's backend drops abandoned
-                # activity items, and any backend would run the activity again.
-                wait, error = clock.decide(exc, "upload")
-                if wait is None:
-                    return self._hooks.failed_completion(plan.completion, request, plan.entry, error)
-                if self._dispatcher.wait_closed(wait):
-                    raise  # the worker is stopping: leave the item to the backend
+        if plan.completion is None:  # a client call: the store's own retries have run, the caller decides
+            externalize_payloads(request, self._store, instance_id=plan.scope)
+            return request
+        # A completion is held, not abandoned: durabletask.testing's backend drops abandoned activity
+        # items, and any backend would run the activity again.
+        outcome = run(held(self._store, "upload", externalizing(request, plan.scope)), self._dispatcher.io)
+        if outcome is None:
+            return request
+        if isinstance(outcome, Stopped):
+            raise outcome.error  # the worker is stopping: leave the item to the backend
+        return self._hooks.failed_completion(plan.completion, request, plan.entry, outcome)
 
     def _resolve(self, message: Message) -> None:
         deexternalize_payloads(message, self._store)

@@ -28,12 +28,13 @@ from google.protobuf.message import Message
 from ._adapt import as_store
 from ._deprecation import deprecated_module_attribute
 from ._externalize import deexternalize_payloads_async, externalize_payloads_async
+from ._held import AsyncWorkerIO, Stopped, externalizing, held, resolving
 from ._hooks import WORK_ITEMS, Hooks, method_name
+from ._steps import run_async
 from ._store import PayloadStore
 from ._workitems import (
     HEALTH_PING_SECONDS,
     End,
-    OutageClock,
     Sequencer,
     health_ping,
     needs_download,
@@ -61,6 +62,7 @@ class AsyncPayloadInterceptor:
     def __init__(self, store: PayloadStore) -> None:
         self._given = store
         self._store = as_store(store)
+        self._io = AsyncWorkerIO(self._store)
         self._hooks = Hooks()
         self._sequencer = Sequencer()
         self._adapters: list[Any] = [
@@ -86,35 +88,24 @@ class AsyncPayloadInterceptor:
             return plan.replacement
         if not plan.externalize:
             return request
-        clock = OutageClock.for_store(self._store)
-        while True:
-            try:
-                await externalize_payloads_async(request, self._store, instance_id=plan.scope)
-                return request
-            except Exception as exc:  # any failure of a completion must become a failed result
-                if plan.completion is None:
-                    raise
-                wait, error = clock.decide(exc, "upload")  # held and retried, as in the sync twin
-                if wait is None:
-                    return self._hooks.failed_completion(plan.completion, request, plan.entry, error)
-                await asyncio.sleep(wait)
+        if plan.completion is None:  # a client call, as in the sync twin
+            await externalize_payloads_async(request, self._store, instance_id=plan.scope)
+            return request
+        outcome = await run_async(held(self._store, "upload", externalizing(request, plan.scope)), self._io)
+        if outcome is None:
+            return request
+        assert not isinstance(outcome, Stopped)  # an async backoff ends by cancellation, not by Stopped
+        return self._hooks.failed_completion(plan.completion, request, plan.entry, outcome)
 
     async def _resolve(self, method: str, message: Message) -> None:
         await deexternalize_payloads_async(message, self._store)
 
     async def _resolve_item(self, item: pb.WorkItem) -> None:
         """Resolve a work item, waiting out transient failures within the budget, else poison it."""
-        clock = OutageClock.for_store(self._store)
-        while True:
-            try:
-                await deexternalize_payloads_async(item, self._store)
-                return
-            except Exception as exc:  # noqa: BLE001 - any failure must fail the item, not the stream
-                wait, error = clock.decide(exc, "download")
-                if wait is None:
-                    self._hooks.poison(item, error)
-                    return
-                await asyncio.sleep(wait)
+        outcome = await run_async(held(self._store, "download", resolving(item)), self._io)
+        if outcome is not None:
+            assert not isinstance(outcome, Stopped)
+            self._hooks.poison(item, outcome)
 
     async def _work_items(self, call: Any) -> AsyncIterator[Any]:
         """Yield the ``GetWorkItems`` stream's items, read at once and resolved off the stream.
