@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from ._exceptions import UnsupportedOperationError
+from ._exceptions import PayloadError, UnsupportedOperationError
 
 if TYPE_CHECKING:
     from ._codec import EncodedPayload
@@ -91,6 +91,9 @@ class StoredObject:
             ``max_bytes`` and so was not read (the pipeline refuses it).
         tag: What stands for an ETag: handed back to :meth:`StorageDriver.replace_one`
             to replace exactly this object.
+        damage: Why the object is not a readable copy (its metadata could not be
+            read, say), when the driver found that out itself: the pipeline raises
+            it on a read, and a write replaces the object (under *tag*).
 
     """
 
@@ -99,6 +102,7 @@ class StoredObject:
     stored_size: int
     body: bytes | None = field(repr=False)
     tag: object = None
+    damage: PayloadError | None = None
 
 
 @dataclass(frozen=True)
@@ -185,6 +189,14 @@ class StorageDriver(abc.ABC):
         for prefix in self.token_prefixes:
             if token.startswith(prefix) and _NAME.fullmatch(token, len(prefix)):
                 return token[len(prefix) :]
+        return None
+
+    def refusal(self, token: str) -> str | None:
+        """Say why *token*, which :meth:`name_of` does not claim, is refused, if this driver knows better.
+
+        The pipeline raises it as an :class:`~durabletask_payloads.InvalidPayloadTokenError`
+        when no driver claims a token (default None: the generic message).
+        """
         return None
 
     def describe(self) -> str:

@@ -159,6 +159,10 @@ class DriverPayloadStore(PayloadStore):
             name = driver.name_of(token)
             if name is not None:
                 return driver, name
+        for driver in self._drivers:
+            reason = driver.refusal(token)
+            if reason is not None:
+                raise InvalidPayloadTokenError(token, reason)
         expected = " or ".join(repr(p) for p in self.token_prefixes)
         raise InvalidPayloadTokenError(
             token, f"expected a token starting with {expected} and ending in 32 lowercase hex characters"
@@ -214,6 +218,8 @@ class DriverPayloadStore(PayloadStore):
         return self._decode(token, found)
 
     def _decode(self, token: str, found: StoredObject) -> bytes:
+        if found.damage is not None:
+            raise found.damage
         if found.body is None:
             raise PayloadReadLimitError(token, found.stored_size, read_limit(self._options))
         return decode_payload(

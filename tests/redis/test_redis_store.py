@@ -14,6 +14,7 @@ import pytest
 import redis
 
 from durabletask_payloads import (
+    InvalidPayloadTokenError,
     PayloadIntegrityError,
     PayloadNotFoundError,
     PayloadStoreRefusedError,
@@ -72,6 +73,33 @@ class TestWrites:
         raw.set(_key(token), b"replaced by someone else")
         assert store.upload(b"original", instance_id="i") == token
         assert store.download(token) == b"original"
+
+    @pytest.mark.parametrize(
+        "planted", [b"no header at all", b"DTPAYLOAD1 {not json\n", bytes(3 * 1024 * 1024)]
+    )
+    def test_a_second_upload_replaces_a_value_it_cannot_read(
+        self, redis_server: Redis, raw: redis.Redis, planted: bytes
+    ) -> None:
+        """A headerless, unreadable or oversized value is replaced, not taken for the payload."""
+        options = _options(redis_server, max_stored_payload_bytes=1024 * 1024)
+        with RedisPayloadStore(options) as store:
+            token = store.upload(b"original", instance_id="i")
+            raw.set(_key(token), planted)
+            store.cache.clear()  # a fresh worker: nothing known, so the value is read and checked
+            assert store.upload(b"original", instance_id="i") == token
+            assert raw.get(_key(token)).startswith(b"DTPAYLOAD1 {")
+            assert store.download(token) == b"original"
+
+    def test_a_known_payload_is_confirmed_with_exists_and_not_sent(
+        self, store: RedisPayloadStore, raw: redis.Redis
+    ) -> None:
+        [token] = store.upload_many([b"sent once"], instance_id="i")  # remembered in the cache
+        before = raw.info("commandstats").get("cmdstat_set", {}).get("calls", 0)
+        exists = raw.info("commandstats").get("cmdstat_exists", {}).get("calls", 0)
+        assert store.upload(b"sent once", instance_id="i") == token
+        stats = raw.info("commandstats")
+        assert stats.get("cmdstat_set", {}).get("calls", 0) == before  # no SET: the body was not sent
+        assert stats["cmdstat_exists"]["calls"] == exists + 1
 
 
 class TestTimeToLive:
@@ -197,6 +225,14 @@ class TestRefusals:
     ) -> None:
         assert_refused_before_any_io(offline, token, port)
 
+    def test_another_prefix_is_known_but_refused_naming_key_prefix(self, offline: RedisPayloadStore) -> None:
+        token = "redis:v1:other:" + "0" * 32
+        assert offline.is_known_token(token)  # a Redis token, of another store's prefix
+        with pytest.raises(
+            InvalidPayloadTokenError, match="does not start with this store's key_prefix 'p:'"
+        ):
+            offline.download(token)
+
 
 class TestServerErrors:
     def test_a_full_server_refuses_writes_and_says_so(
@@ -271,6 +307,22 @@ class TestAsync:
                     await store.download_async(token)
             finally:
                 await store.aclose()
+
+        asyncio.run(scenario(RedisPayloadStore(_options(redis_server, ttl_seconds=60))))
+
+    def test_async_round_trip_replace_inspect_delete(self, redis_server: Redis, raw: redis.Redis) -> None:
+        async def scenario(store: RedisPayloadStore) -> None:
+            token = await store.upload_async(b"async" * 1000, instance_id="i")
+            assert raw.pttl(_key(token)) > 0  # SET ... NX PX from the asyncio client too
+            assert await store.download_async(token) == b"async" * 1000
+            raw.set(_key(token), b"planted")
+            store.cache.clear()
+            assert await store.upload_async(b"async" * 1000, instance_id="i") == token
+            assert await store.download_async(token) == b"async" * 1000
+            assert store.inspect(token).size == 5000
+            assert await store.delete_async(token) is True
+            assert await store.delete_async(token) is False
+            await store.aclose()
 
         asyncio.run(scenario(RedisPayloadStore(_options(redis_server, ttl_seconds=60))))
 
