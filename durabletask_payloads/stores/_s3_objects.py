@@ -1,4 +1,4 @@
-"""One S3 object of the S3 store: its attributes, the conditional PUT, the bounded read, errors, description.
+"""One S3 object of the S3 store: its attributes, the conditional PUT, its metadata, errors.
 
 Kept apart from the store (clients, buckets, tokens) so that what goes on the
 wire for one payload reads in one place.
@@ -24,18 +24,16 @@ from obstore.exceptions import (
     UnknownConfigurationKeyError,
 )
 
-from .._codec import GZIP, IDENTITY, EncodedPayload, decode_payload, max_stored_body
-from .._exceptions import PayloadError, PayloadNotFoundError, PayloadReadLimitError, store_failure
-from .._options import read_limit
+from .._codec import GZIP, IDENTITY, EncodedPayload
+from .._driver import ObjectMeta
+from .._exceptions import PayloadError, PayloadNotFoundError, store_failure
 from .._retry import is_transient_status
-from .._store import PayloadInfo
-from ._s3_options import S3PayloadStoreOptions
 
 if TYPE_CHECKING:
     from obstore import Attributes, GetResult, PutMode
     from obstore.store import S3Store
 
-__all__ = ["attributes", "decode_object", "describe_object", "failure", "put_object", "read_body", "refusal"]
+__all__ = ["attributes", "failure", "object_meta", "put_object"]
 
 _log = logging.getLogger("durabletask_payloads.stores.s3")
 
@@ -120,55 +118,17 @@ def put_object(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def refusal(result: GetResult, token: str, options: S3PayloadStoreOptions) -> PayloadReadLimitError | None:
-    """Return the error for an object above the read limit, from its headers (the body is not read)."""
-    encoding = result.attributes.get("Content-Encoding")
-    size = int(result.meta["size"])
-    if size > max_stored_body(options, encoding if isinstance(encoding, str) else None):
-        return PayloadReadLimitError(token, size, read_limit(options))
-    return None
-
-
-def read_body(result: GetResult, token: str) -> bytes:
-    """Read the rest of a GET's answer."""
-    try:
-        return result.bytes().to_bytes()
-    except (BaseError, OSError) as exc:
-        raise failure(exc, "download", token) from exc
-
-
-def decode_object(
-    result: GetResult, body: bytes, token: str, key: str, options: S3PayloadStoreOptions
-) -> bytes:
-    """Turn an object's body back into the payload, verified against its name and recorded hash."""
-    headers = result.attributes
-    sha256 = headers.get(_META_SHA256)
-    encoding = headers.get("Content-Encoding")
-    instance = headers.get(_META_INSTANCE)
-    return decode_payload(
-        body,
-        content_encoding=encoding if isinstance(encoding, str) else None,
-        sha256=sha256 if isinstance(sha256, str) else None,
-        token=token,
-        options=options,
-        name=key[-32:],
-        instance_id=unquote(instance) if isinstance(instance, str) else None,
-    )
-
-
-def describe_object(token: str, result: GetResult) -> PayloadInfo:
-    """Describe a payload from its object's headers (a HEAD answer)."""
+def object_meta(result: GetResult) -> ObjectMeta:
+    """Return the pipeline's metadata of an object from its headers (a GET or HEAD answer)."""
     headers = result.attributes
     size = headers.get(_META_SIZE)
     instance = headers.get(_META_INSTANCE)
     sha256 = headers.get(_META_SHA256)
     encoding = headers.get("Content-Encoding")
-    return PayloadInfo(
-        token=token,
-        size=int(size) if isinstance(size, str) and size.isdigit() else None,
-        stored_size=int(result.meta["size"]),
+    return ObjectMeta(
         content_encoding=encoding if isinstance(encoding, str) else IDENTITY,
         sha256=sha256 if isinstance(sha256, str) else None,
+        size=int(size) if isinstance(size, str) and size.isdigit() else None,
         instance_id=unquote(instance) if isinstance(instance, str) else None,
         # S3 keeps no creation time; an object written once is never modified.
         created=result.meta["last_modified"],
