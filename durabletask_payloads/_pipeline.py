@@ -246,11 +246,7 @@ class DriverPayloadStore(PayloadStore):
 
     async def upload_async(self, data: bytes, *, instance_id: str | None = None) -> str:
         """Async twin of :meth:`upload`."""
-        if not self._driver.capabilities.native_async:
-            # Its async twins would each be a thread anyway: one thread for the whole flow keeps
-            # hashing and gzip off the event loop too.
-            return await asyncio.to_thread(_run, self._upload_flow(data, instance_id), self._retry)
-        return await _run_async(self._upload_flow(data, instance_id), self._retry)
+        return await self._drive_async(self._driver, self._upload_flow(data, instance_id))
 
     def download(self, token: str) -> bytes:
         """Return the payload behind *token*, within the read limit, verified against its name and hash."""
@@ -258,9 +254,7 @@ class DriverPayloadStore(PayloadStore):
 
     async def download_async(self, token: str) -> bytes:
         """Async twin of :meth:`download`."""
-        if not self._route(token)[0].capabilities.native_async:
-            return await asyncio.to_thread(_run, self._download_flow(token), self._retry)
-        return await _run_async(self._download_flow(token), self._retry)
+        return await self._drive_async(self._route(token)[0], self._download_flow(token))
 
     def delete(self, token: str) -> bool:
         """Delete the payload behind *token*; return False if it was already gone."""
@@ -268,9 +262,14 @@ class DriverPayloadStore(PayloadStore):
 
     async def delete_async(self, token: str) -> bool:
         """Async twin of :meth:`delete`."""
-        if not self._route(token)[0].capabilities.native_async:
-            return await asyncio.to_thread(_run, self._delete_flow(token), self._retry)
-        return await _run_async(self._delete_flow(token), self._retry)
+        return await self._drive_async(self._route(token)[0], self._delete_flow(token))
+
+    async def _drive_async(self, driver: StorageDriver, flow: _Flow[T]) -> T:
+        if not driver.capabilities.native_async:
+            # Its async twins would each be a thread anyway: one thread for the whole flow keeps
+            # hashing and gzip off the event loop too.
+            return await asyncio.to_thread(_run, flow, self._retry)
+        return await _run_async(flow, self._retry)
 
     def inspect(self, token: str) -> PayloadInfo:
         """Describe the payload behind *token* from its metadata, without reading its body."""
