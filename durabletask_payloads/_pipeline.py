@@ -9,11 +9,12 @@ verification of what is read and of what is already there when a name is taken
 through :class:`~._store.PayloadStore`, the cache, bounded concurrency of
 batches and the telemetry of every transfer.
 
-Each operation is written once, as a generator that yields the driver calls it
-needs (:class:`_Call`) and is sent their results (or has their errors thrown in).
-:func:`_run` drives it with the sync driver methods, :func:`_run_async` with their
-async twins: only that edge is twinned. For a driver without native async I/O
-(``capabilities.native_async`` False) the async entry points run :func:`_run` in
+Each operation is written once, as a flow (:mod:`._steps`) that yields the driver
+calls it needs and is sent their results (or has their errors thrown in).
+``_steps.run`` drives it on :class:`_DriverCalls` (the sync driver methods),
+``run_async`` on :class:`_AsyncDriverCalls` (their async twins), each call retried
+while transient: only that edge is twinned. For a driver without native async I/O
+(``capabilities.native_async`` False) the async entry points run the sync flow in
 one worker thread instead, so that hashing, gzip and verification stay off the
 event loop as well.
 """
@@ -23,21 +24,20 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import Generator, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any, NoReturn, TypeVar, cast
+from collections.abc import Iterator, Sequence
+from typing import Any, NoReturn, TypeVar
 
 from ._codec import decode_payload, encode_payload, max_stored_body
 from ._driver import PutItem, StorageDriver, StoredObject
 from ._exceptions import (
     InvalidPayloadTokenError,
-    PayloadError,
     PayloadIntegrityError,
     PayloadNotFoundError,
     PayloadReadLimitError,
 )
 from ._options import LargePayloadStorageOptions, RemoteStoreOptions, read_limit
 from ._retry import RetryPolicy, retrying, retrying_async
+from ._steps import Flow, Op, op, run, run_async
 from ._store import PayloadInfo, PayloadStore
 from ._verified_write import REPLACED, Create, Existing, Read, verified_write
 
@@ -48,50 +48,30 @@ _log = logging.getLogger("durabletask_payloads.pipeline")
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class _Call:
+def _call(driver: StorageDriver, operation: str, *args: Any) -> Op:
     """One batch call of a driver: ``driver.<operation>(*args)`` or its ``_async`` twin."""
-
-    driver: StorageDriver
-    operation: str
-    args: tuple[Any, ...]
+    return op("call", driver, operation, args)
 
 
-_Flow = Generator[_Call, Any, T]
+class _DriverCalls:
+    """The sync edge of the flows: a driver's method, retried while its failure is transient."""
+
+    def __init__(self, retry: RetryPolicy) -> None:
+        self._retry = retry
+
+    def call(self, driver: StorageDriver, operation: str, args: tuple[Any, ...]) -> Any:
+        return retrying(functools.partial(getattr(driver, operation), *args), self._retry)
 
 
-def _run(flow: _Flow[T], retry: RetryPolicy) -> T:
-    """Drive *flow* with the sync driver methods, each call retried while transient."""
-    answer: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            call = flow.throw(error) if error is not None else flow.send(answer)
-        except StopIteration as done:
-            return cast(T, done.value)
-        error = None
-        method = getattr(call.driver, call.operation)
-        try:
-            answer = retrying(functools.partial(method, *call.args), retry)
-        except PayloadError as exc:
-            error = exc
+class _AsyncDriverCalls:
+    """The async edge: the driver's ``_async`` method, retried the same way."""
 
+    def __init__(self, retry: RetryPolicy) -> None:
+        self._retry = retry
 
-async def _run_async(flow: _Flow[T], retry: RetryPolicy) -> T:
-    """Async twin of :func:`_run`: the same flow, with the drivers' async methods."""
-    answer: Any = None
-    error: BaseException | None = None
-    while True:
-        try:
-            call = flow.throw(error) if error is not None else flow.send(answer)
-        except StopIteration as done:
-            return cast(T, done.value)
-        error = None
-        method = getattr(call.driver, f"{call.operation}_async")
-        try:
-            answer = await retrying_async(functools.partial(method, *call.args), retry)
-        except PayloadError as exc:
-            error = exc
+    async def call(self, driver: StorageDriver, operation: str, args: tuple[Any, ...]) -> Any:
+        method = getattr(driver, f"{operation}_async")
+        return await retrying_async(functools.partial(method, *args), self._retry)
 
 
 def _reraise(exc: BaseException) -> NoReturn:
@@ -170,14 +150,14 @@ class DriverPayloadStore(PayloadStore):
 
     # -- the flows: written once ---------------------------------------------------------
 
-    def _upload_flow(self, data: bytes, instance_id: str | None) -> _Flow[str]:
+    def _upload_flow(self, data: bytes, instance_id: str | None) -> Flow[str]:
         encoded = encode_payload(data, self._options, instance_id)
         driver = self._driver
         token = driver.token_for(encoded.name)
         item = PutItem(encoded, instance_id, known_present=token in self.cache)
         if item.known_present:
             # Seen stored recently: the driver confirms cheaply, and its word is taken.
-            yield _Call(driver, "put", ([item],))
+            yield _call(driver, "put", [item])
             return token
         write = verified_write(encoded, token)
         answer: object = None
@@ -188,11 +168,11 @@ class DriverPayloadStore(PayloadStore):
                 outcome = done.value
                 break
             if isinstance(step, Create):
-                answer = (yield _Call(driver, "put", ([item],)))[0]
+                answer = (yield _call(driver, "put", [item]))[0]
             elif isinstance(step, Read):
                 answer = yield from self._existing(driver, encoded.name, token)
             else:
-                answer = (yield _Call(driver, "replace", ([(item, step.tag)],)))[0]
+                answer = (yield _call(driver, "replace", [(item, step.tag)]))[0]
         if outcome == REPLACED:
             _log.warning(
                 "%s held another object under %s, which its name certifies; replaced it",
@@ -201,18 +181,18 @@ class DriverPayloadStore(PayloadStore):
             )
         return token
 
-    def _existing(self, driver: StorageDriver, name: str, token: str) -> _Flow[Existing | None]:
+    def _existing(self, driver: StorageDriver, name: str, token: str) -> Flow[Existing | None]:
         try:
-            found = (yield _Call(driver, "get", ([name], max_stored_body(self._options))))[0]
+            found = (yield _call(driver, "get", [name], max_stored_body(self._options)))[0]
         except (PayloadIntegrityError, PayloadReadLimitError) as exc:
             return Existing(None, functools.partial(_reraise, exc))  # not a good copy: replace it
         if found is None:
             return None
         return Existing(found.tag, functools.partial(self._decode, token, found))
 
-    def _download_flow(self, token: str) -> _Flow[bytes]:
+    def _download_flow(self, token: str) -> Flow[bytes]:
         driver, name = self._route(token)
-        found = (yield _Call(driver, "get", ([name], max_stored_body(self._options))))[0]
+        found = (yield _call(driver, "get", [name], max_stored_body(self._options)))[0]
         if found is None:
             raise PayloadNotFoundError(token, driver.missing(name))
         return self._decode(token, found)
@@ -232,17 +212,17 @@ class DriverPayloadStore(PayloadStore):
             instance_id=found.meta.instance_id,
         )
 
-    def _delete_flow(self, token: str) -> _Flow[bool]:
+    def _delete_flow(self, token: str) -> Flow[bool]:
         driver, name = self._route(token)
         self._forget(token)
-        deleted: list[bool] = yield _Call(driver, "delete", ([name],))
+        deleted: list[bool] = yield _call(driver, "delete", [name])
         return deleted[0]
 
     # -- the entry points: sync and async drive the same flows ---------------------------
 
     def upload(self, data: bytes, *, instance_id: str | None = None) -> str:
         """Store *data* and return its token; a payload already stored under its name is verified first."""
-        return _run(self._upload_flow(data, instance_id), self._retry)
+        return run(self._upload_flow(data, instance_id), _DriverCalls(self._retry))
 
     async def upload_async(self, data: bytes, *, instance_id: str | None = None) -> str:
         """Async twin of :meth:`upload`."""
@@ -250,7 +230,7 @@ class DriverPayloadStore(PayloadStore):
 
     def download(self, token: str) -> bytes:
         """Return the payload behind *token*, within the read limit, verified against its name and hash."""
-        return _run(self._download_flow(token), self._retry)
+        return run(self._download_flow(token), _DriverCalls(self._retry))
 
     async def download_async(self, token: str) -> bytes:
         """Async twin of :meth:`download`."""
@@ -258,18 +238,18 @@ class DriverPayloadStore(PayloadStore):
 
     def delete(self, token: str) -> bool:
         """Delete the payload behind *token*; return False if it was already gone."""
-        return _run(self._delete_flow(token), self._retry)
+        return run(self._delete_flow(token), _DriverCalls(self._retry))
 
     async def delete_async(self, token: str) -> bool:
         """Async twin of :meth:`delete`."""
         return await self._drive_async(self._route(token)[0], self._delete_flow(token))
 
-    async def _drive_async(self, driver: StorageDriver, flow: _Flow[T]) -> T:
+    async def _drive_async(self, driver: StorageDriver, flow: Flow[T]) -> T:
         if not driver.capabilities.native_async:
             # Its async twins would each be a thread anyway: one thread for the whole flow keeps
             # hashing and gzip off the event loop too.
-            return await asyncio.to_thread(_run, flow, self._retry)
-        return await _run_async(flow, self._retry)
+            return await asyncio.to_thread(run, flow, _DriverCalls(self._retry))
+        return await run_async(flow, _AsyncDriverCalls(self._retry))
 
     def inspect(self, token: str) -> PayloadInfo:
         """Describe the payload behind *token* from its metadata, without reading its body."""
