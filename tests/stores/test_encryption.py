@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import datetime
 import http.client
-import ipaddress
 import os
 import re
 import ssl
@@ -36,6 +34,7 @@ from durabletask_payloads import (
 )
 
 from ..conftest import new_s3_bucket, s3_options
+from ..helpers import self_signed
 from ..security._relay import Relay
 from ..services import DEV_ACCOUNT, DEV_KEY, Azurite, MotoS3
 
@@ -168,34 +167,9 @@ class HttpsAzurite(Azurite):
 
 
 def _self_signed(certificate: Path, key_path: Path) -> None:
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-        .sign(key, hashes.SHA256())
-    )
-    certificate.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
+    key, cert = self_signed("127.0.0.1")
+    certificate.write_bytes(cert)
+    key_path.write_bytes(key)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ metadata of each call.
 
 from __future__ import annotations
 
-import datetime
 import io
 import json
 import os
@@ -25,10 +24,6 @@ from typing import Any
 
 import grpc
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from durabletask.internal import orchestrator_service_pb2_grpc as stubs
 
 from durabletask_payloads._cli import main
@@ -36,7 +31,7 @@ from durabletask_payloads._viewer import create_app
 from durabletask_payloads._viewer_backend import parse_metadata
 
 from ..conftest import Backend
-from ..helpers import free_port
+from ..helpers import free_port, self_signed
 from ..services import ROOT
 from .conftest import Ledger
 from .server import call, quote, serve
@@ -45,25 +40,7 @@ pytestmark = pytest.mark.e2e
 
 
 def _certificate(directory: Path) -> tuple[bytes, bytes, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    pem = cert.public_bytes(serialization.Encoding.PEM)
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+    key_pem, pem = self_signed("localhost")
     path = directory / "ca.pem"
     path.write_bytes(pem)
     return key_pem, pem, path
