@@ -33,6 +33,17 @@ AZURITE_BLOB = ROOT / "node_modules" / ".bin" / "azurite-blob"
 # Azurite's well-known development account: public, documented, not a secret.
 DEV_ACCOUNT = "devstoreaccount1"
 DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+
+def dev_connection_string(server: str) -> str:
+    """The development account's connection string for an Azurite (or a proxy) at *server*, ``http://host:port``."""
+    scheme = server.split("://", 1)[0]
+    return (
+        f"DefaultEndpointsProtocol={scheme};AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
+        f"BlobEndpoint={server}/{DEV_ACCOUNT};"
+    )
+
+
 # Any key pair works with moto; these are not credentials of anything.
 MOTO_ACCESS_KEY = "moto-test-key-id"
 MOTO_SECRET_KEY = "moto-test-secret-0123456789"
@@ -140,10 +151,7 @@ class Azurite(Service):
 
     @property
     def connection_string(self) -> str:
-        return (
-            f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
-            f"BlobEndpoint={self.endpoint};"
-        )
+        return dev_connection_string(f"http://127.0.0.1:{self.port}")
 
     def check_installed(self) -> None:
         if not AZURITE_BLOB.exists() or shutil.which("node") is None:

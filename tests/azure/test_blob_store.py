@@ -19,7 +19,7 @@ from durabletask_payloads import (
 )
 
 from ..faults import ConnectionCounter, assert_refused_before_any_io
-from ..services import DEV_KEY, Azurite
+from ..services import DEV_KEY, Azurite, dev_connection_string
 
 
 def _options(azurite: Azurite, **overrides: object) -> BlobPayloadStoreOptions:
@@ -124,10 +124,7 @@ class TestRefusals:
     def offline(self, port: ConnectionCounter) -> Iterator[BlobPayloadStore]:
         """A store whose endpoint counts connections and answers none."""
         options = BlobPayloadStoreOptions(
-            connection_string=(
-                f"DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey={DEV_KEY};"
-                f"BlobEndpoint=http://127.0.0.1:{port.port}/devstoreaccount1;"
-            ),
+            connection_string=dev_connection_string(f"http://127.0.0.1:{port.port}"),
             retry_total=3,
             retry_backoff_seconds=0.01,
         )

@@ -28,7 +28,7 @@ from durabletask_payloads._retry import TRANSIENT_HTTP_STATUS, RetryPolicy, is_t
 from ..conftest import new_s3_bucket, s3_options
 from ..faults import FaultProxy
 from ..helpers import free_port
-from ..services import DEV_ACCOUNT, DEV_KEY, Azurite, MotoS3
+from ..services import Azurite, MotoS3, dev_connection_string
 
 RETRIES = 3
 FAST = {"retry_total": RETRIES, "retry_backoff_seconds": 0.02}
@@ -47,10 +47,7 @@ def _azure(azurite: Azurite) -> Iterator[Proxied]:
     proxy.start()
     container = f"r-{uuid.uuid4().hex[:12]}"
     options = BlobPayloadStoreOptions(
-        connection_string=(
-            f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
-            f"BlobEndpoint=http://127.0.0.1:{proxy.port}/{DEV_ACCOUNT};"
-        ),
+        connection_string=dev_connection_string(f"http://127.0.0.1:{proxy.port}"),
         container_name=container,
         read_timeout_seconds=1,
         **FAST,  # type: ignore[arg-type]

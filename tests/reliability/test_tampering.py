@@ -22,7 +22,7 @@ from ..e2e import workflows as wf
 from ..e2e.conftest import Env, start_env, stop_env
 from ..faults import FaultProxy
 from ..helpers import orders
-from ..services import DEV_ACCOUNT, DEV_KEY, Azurite
+from ..services import Azurite, dev_connection_string
 
 pytestmark = pytest.mark.e2e
 
@@ -44,10 +44,7 @@ def worker(proxy: FaultProxy, own_backend: Backend) -> Iterator[tuple[Env, str]]
     container = f"tamper-{uuid.uuid4().hex[:8]}"
     store = BlobPayloadStore(
         BlobPayloadStoreOptions(
-            connection_string=(
-                f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
-                f"BlobEndpoint=http://127.0.0.1:{proxy.port}/{DEV_ACCOUNT};"
-            ),
+            connection_string=dev_connection_string(f"http://127.0.0.1:{proxy.port}"),
             container_name=container,
             **NO_CACHE,
         )

@@ -23,7 +23,7 @@ from durabletask_payloads import (
 )
 
 from ..conftest import make_store, new_s3_bucket, s3_options
-from ..services import DEV_ACCOUNT, DEV_KEY, Azurite, MotoS3, Redis
+from ..services import Azurite, MotoS3, Redis, dev_connection_string
 from ._raw import BASE_KINDS, Meta, Raw, rchar
 from ._relay import Relay
 
@@ -145,10 +145,7 @@ class TestBytesReadStayBounded:
     def test_the_blob_store_stops_after_its_first_bounded_get(self, azurite: Azurite) -> None:
         relay = Relay(azurite.port)
         relay.start()
-        connection = (
-            f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
-            f"BlobEndpoint={relay.endpoint}/{DEV_ACCOUNT};"
-        )
+        connection = dev_connection_string(f"{relay.endpoint}")
         options = BlobPayloadStoreOptions(
             connection_string=connection, container_name=f"t-{uuid.uuid4().hex[:20]}", **_limits()
         )

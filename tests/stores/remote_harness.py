@@ -22,7 +22,15 @@ import pytest
 from durabletask_payloads import PayloadStore
 
 from ..conftest import new_s3_bucket, s3_options
-from ..services import DEV_ACCOUNT, DEV_KEY, MOTO_ACCESS_KEY, MOTO_SECRET_KEY, Azurite, MotoS3, Redis
+from ..services import (
+    DEV_KEY,
+    MOTO_ACCESS_KEY,
+    MOTO_SECRET_KEY,
+    Azurite,
+    MotoS3,
+    Redis,
+    dev_connection_string,
+)
 
 #: Quick retries: the tests count attempts, they never wait them out.
 FAST = {"retry_total": 1, "retry_backoff_seconds": 0.01}
@@ -205,10 +213,7 @@ def _azure_offline() -> Offline:
     def unreachable(port: int) -> PayloadStore:
         return BlobPayloadStore(
             BlobPayloadStoreOptions(
-                connection_string=(
-                    f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
-                    f"BlobEndpoint=http://127.0.0.1:{port}/{DEV_ACCOUNT};"
-                ),
+                connection_string=dev_connection_string(f"http://127.0.0.1:{port}"),
                 **FAST,  # type: ignore[arg-type]
             )
         )

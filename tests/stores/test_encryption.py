@@ -36,7 +36,7 @@ from durabletask_payloads import (
 from ..conftest import new_s3_bucket, s3_options
 from ..helpers import self_signed
 from ..security._relay import Relay
-from ..services import DEV_ACCOUNT, DEV_KEY, Azurite, MotoS3
+from ..services import DEV_ACCOUNT, DEV_KEY, Azurite, MotoS3, dev_connection_string
 
 KEY = base64.b64encode(os.urandom(32)).decode()
 
@@ -104,10 +104,7 @@ class TestAzureEncryptionScope:
     def test_writes_carry_the_scope(self, azurite: Azurite) -> None:
         relay = Relay(azurite.port)
         relay.start()
-        connection = (
-            f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
-            f"BlobEndpoint={relay.endpoint}/{DEV_ACCOUNT};"
-        )
+        connection = dev_connection_string(f"{relay.endpoint}")
         options = BlobPayloadStoreOptions(
             connection_string=connection,
             container_name=f"t-{uuid.uuid4().hex[:20]}",

@@ -28,7 +28,7 @@ from durabletask_payloads import (
 )
 
 from ..faults import FaultProxy
-from ..services import DEV_ACCOUNT, DEV_KEY, Azurite
+from ..services import DEV_KEY, Azurite, dev_connection_string
 from .conftest import PAYLOAD, Telemetry
 
 OPTIONS = LargePayloadStorageOptions(threshold_bytes=1024)
@@ -130,10 +130,7 @@ def proxied(azurite: Azurite) -> Iterator[Proxied]:
     proxy.start()
     container = f"t-{uuid.uuid4().hex[:12]}"
     options = BlobPayloadStoreOptions(
-        connection_string=(
-            f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
-            f"BlobEndpoint=http://127.0.0.1:{proxy.port}/{DEV_ACCOUNT};"
-        ),
+        connection_string=dev_connection_string(f"http://127.0.0.1:{proxy.port}"),
         container_name=container,
         threshold_bytes=1024,
         retry_total=RETRIES,
