@@ -67,6 +67,10 @@ class PayloadCache:
     def __contains__(self, token: object) -> bool:
         return token in self._hot or token in self._cold or token in self._cooling
 
+    def is_hot(self, token: str) -> bool:
+        """Whether *token*'s payload is kept as it is, so that :meth:`get` costs only a lookup."""
+        return token in self._hot or token in self._cooling
+
     def get(self, token: str) -> bytes | None:
         """Return the cached payload for *token*, or None."""
         with self._lock:

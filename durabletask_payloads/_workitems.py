@@ -3,7 +3,7 @@
 Sans-IO rules shared by the sync dispatcher (:mod:`._dispatch`, threads) and the
 ``grpc.aio`` one (:mod:`.aio`, tasks):
 
-* An item that needs no download (no token, or every token cached) is handed on
+* An item that needs no download (no token, or every token in the cache's hot tier) is handed on
   at once, on the thread or task that read it.
 * An item that needs downloads is resolved off the stream and handed on when
   ready, so a slow, stalled or hostile download delays only its own item, and
@@ -75,12 +75,16 @@ def order_key(item: pb.WorkItem) -> Hashable | None:
 
 
 def needs_download(item: pb.WorkItem, store: PayloadStore) -> bool | None:
-    """Return whether resolving *item* may touch the store (a token not in its cache); None: no token."""
+    """Return whether resolving *item* may take time; None: it holds no token.
+
+    Only tokens in the cache's hot tier resolve at the cost of a lookup: a cold one is inflated
+    (about 0.7 ms per 300 KiB) and any other one downloaded, neither on the stream's thread.
+    """
     tokens = payload_tokens(item, store)
     if not tokens:
         return None
     cache = store.cache  # the interceptors hand every store through as_store(): it has one
-    return any(token not in cache for token in tokens)
+    return not all(cache.is_hot(token) for token in tokens)
 
 
 def health_ping() -> pb.WorkItem:

@@ -96,3 +96,14 @@ class TestThreads:
         kept += sum(len(body) for body, _, _ in cache._cold.values())
         assert cache.size == kept
         assert cache._cooling == {}
+
+
+class TestHotTier:
+    def test_only_payloads_kept_as_they_are_are_hot(self) -> None:
+        """A work item whose tokens are all hot is resolved on the stream's thread: a cold one is not."""
+        cache = PayloadCache(max_bytes=100_000)  # hot tier: 25,000 bytes, one payload of 20,000
+        cache.put("old", _json(1))
+        cache.put("new", _json(2))
+        assert cache.is_hot("new")
+        assert "old" in cache and not cache.is_hot("old")  # kept, but deflated
+        assert not cache.is_hot("absent")
