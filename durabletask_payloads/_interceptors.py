@@ -6,7 +6,7 @@ The async twin, with the same class name, is in :mod:`durabletask_payloads.aio`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import grpc
@@ -22,7 +22,7 @@ from ._store import PayloadStore
 
 _log = logging.getLogger("durabletask_payloads.interceptors")
 
-__all__ = ["PayloadInterceptor", "payload_interceptors"]
+__all__ = ["PayloadInterceptor", "payload_interceptors", "with_interceptor"]
 
 _Continuation = Callable[[grpc.ClientCallDetails, Any], Any]
 
@@ -170,3 +170,18 @@ def payload_interceptors(store: PayloadStore) -> list[PayloadInterceptor]:
     processed twice.
     """
     return [PayloadInterceptor(store)]
+
+
+def with_interceptor(
+    interceptor: PayloadInterceptor | None, interceptors: Sequence[Any] | None, channel: grpc.Channel | None
+) -> tuple[Sequence[Any] | None, grpc.Channel | None]:
+    """Return a sync worker's or client's ``interceptors`` and ``channel`` with *interceptor* added.
+
+    A channel the caller made is wrapped (gRPC cannot add to it); otherwise the
+    interceptor joins the caller's own, after them. None adds nothing.
+    """
+    if interceptor is None:
+        return interceptors, channel
+    if channel is not None:
+        return interceptors, grpc.intercept_channel(channel, interceptor)
+    return [*(interceptors or ()), interceptor], channel
