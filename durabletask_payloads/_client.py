@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 import grpc.aio
@@ -15,11 +16,13 @@ from typing_extensions import Unpack
 from . import aio
 from ._arguments import ClientArguments
 from ._flow import drive, drive_async
-from ._interceptors import PayloadInterceptor
+from ._interceptors import PayloadInterceptor, with_interceptor
 from ._purge import PurgeSelection, purge_flow
 from ._store import PayloadStore
 
 __all__ = ["AsyncTaskHubGrpcClient", "TaskHubGrpcClient"]
+
+T = TypeVar("T")
 
 
 class TaskHubGrpcClient(_client.TaskHubGrpcClient):
@@ -61,11 +64,7 @@ class TaskHubGrpcClient(_client.TaskHubGrpcClient):
     ) -> None:
         self._delete_payloads_on_purge = delete_payloads_on_purge
         self._payload_interceptor = PayloadInterceptor(payload_store) if payload_store is not None else None
-        if self._payload_interceptor is not None:
-            if channel is not None:
-                channel = grpc.intercept_channel(channel, self._payload_interceptor)
-            else:
-                interceptors = [*(interceptors or ()), self._payload_interceptor]
+        interceptors, channel = with_interceptor(self._payload_interceptor, interceptors, channel)
         super().__init__(interceptors=interceptors, channel=channel, **kwargs)
 
     @property
@@ -87,15 +86,8 @@ class TaskHubGrpcClient(_client.TaskHubGrpcClient):
         timeout: timedelta | None = None,
     ) -> _client.PurgeInstancesResult:
         """Purge the orchestrations a filter selects, and then the payloads nothing else needs."""
-        purge = functools.partial(
-            super().purge_orchestrations_by,
-            created_time_from,
-            created_time_to,
-            runtime_status,
-            recursive,
-            timeout,
-        )
-        return self._purge(_selection(created_time_from, created_time_to, runtime_status), purge)
+        by = _PurgeFilter(created_time_from, created_time_to, runtime_status, recursive, timeout)
+        return self._purge(by.selection(), by.bound(super().purge_orchestrations_by))
 
     def _purge(
         self, selection: PurgeSelection, purge: Callable[[], _client.PurgeInstancesResult]
@@ -163,15 +155,8 @@ class AsyncTaskHubGrpcClient(_client.AsyncTaskHubGrpcClient):
         timeout: timedelta | None = None,
     ) -> _client.PurgeInstancesResult:
         """Async twin of :meth:`TaskHubGrpcClient.purge_orchestrations_by`."""
-        purge = functools.partial(
-            super().purge_orchestrations_by,
-            created_time_from,
-            created_time_to,
-            runtime_status,
-            recursive,
-            timeout,
-        )
-        return await self._purge(_selection(created_time_from, created_time_to, runtime_status), purge)
+        by = _PurgeFilter(created_time_from, created_time_to, runtime_status, recursive, timeout)
+        return await self._purge(by.selection(), by.bound(super().purge_orchestrations_by))
 
     async def _purge(
         self, selection: PurgeSelection, purge: Callable[[], Awaitable[_client.PurgeInstancesResult]]
@@ -182,13 +167,32 @@ class AsyncTaskHubGrpcClient(_client.AsyncTaskHubGrpcClient):
         return await drive_async(purge_flow(store, selection), self._get_stub(), store, purge=purge)
 
 
-def _selection(
-    created_time_from: datetime | None,
-    created_time_to: datetime | None,
-    runtime_status: list[_client.OrchestrationStatus] | None,
-) -> PurgeSelection:
-    return PurgeSelection(
-        created_time_from=created_time_from,
-        created_time_to=created_time_to,
-        runtime_status=[status.value for status in runtime_status] if runtime_status else None,
-    )
+@dataclass(frozen=True)
+class _PurgeFilter:
+    """The arguments of ``purge_orchestrations_by``: durabletask's purge call, and what it selects."""
+
+    created_time_from: datetime | None
+    created_time_to: datetime | None
+    runtime_status: list[_client.OrchestrationStatus] | None
+    recursive: bool
+    timeout: timedelta | None
+
+    def bound(self, purge_by: Callable[..., T]) -> Callable[[], T]:
+        """Return durabletask's *purge_by* (sync or async) called with these arguments."""
+        return functools.partial(
+            purge_by,
+            self.created_time_from,
+            self.created_time_to,
+            self.runtime_status,
+            self.recursive,
+            self.timeout,
+        )
+
+    def selection(self) -> PurgeSelection:
+        """Return the instances the filter selects, as the payload purge reads them."""
+        status = self.runtime_status
+        return PurgeSelection(
+            created_time_from=self.created_time_from,
+            created_time_to=self.created_time_to,
+            runtime_status=[value.value for value in status] if status else None,
+        )

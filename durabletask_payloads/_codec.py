@@ -23,8 +23,8 @@ from typing import Any
 
 from ._compression import gzip_compress, gzip_decompress
 from ._exceptions import PayloadIntegrityError, PayloadReadLimitError, PayloadTooLargeError
+from ._info import PayloadInfo
 from ._options import LargePayloadStorageOptions, read_limit
-from ._store import PayloadInfo
 from ._token import content_name, is_content_name, is_guid_v4_name, names_content, sha256_hex
 
 # The verified write lives in its own module; re-exported here, where the stores import it from.

@@ -39,9 +39,21 @@ from ._workitems import (
     order_key,
 )
 
-__all__ = ["WorkItemDispatcher"]
+__all__ = ["WorkItemDispatcher", "triage"]
 
 _log = logging.getLogger("durabletask_payloads.interceptors")
+
+
+def triage(item: pb.WorkItem, store: PayloadStore) -> bool | None:
+    """Whether *item* is resolved off the stream (see ``needs_download``); None: it holds no token.
+
+    The sync dispatcher and the aio interceptor both decide with this. A token the store cannot
+    even look up goes the slow way, where its resolution fails with the reason.
+    """
+    try:
+        return needs_download(item, store)
+    except Exception:  # noqa: BLE001 - resolution will say why
+        return True
 
 
 class WorkItemDispatcher:
@@ -129,10 +141,7 @@ class WorkItemDispatcher:
     # -- resolution --------------------------------------------------------------------
 
     def _start(self, item: pb.WorkItem, key: Hashable | None) -> None:
-        try:
-            slow = needs_download(item, self._store)
-        except Exception:  # noqa: BLE001 - a token the store cannot even list: resolution will say why
-            slow = True
+        slow = triage(item, self._store)
         if slow is None:  # nothing to resolve
             self._finish(item, key)
             return

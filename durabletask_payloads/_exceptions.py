@@ -29,6 +29,8 @@ as their module so that failure details recorded in an orchestration history rea
 
 from __future__ import annotations
 
+from typing import Any, ClassVar
+
 __all__ = [
     "InvalidPayloadTokenError",
     "PayloadError",
@@ -63,6 +65,18 @@ class PayloadError(Exception):
     """
 
     transient: bool = False
+    # The constructor's parameters, which every subclass keeps as attributes of the same names:
+    # pickling rebuilds the error from them (by keyword), so it crosses process boundaries intact.
+    _pickled: ClassVar[tuple[str, ...]] = ()
+
+    def __reduce__(self) -> str | tuple[Any, ...]:
+        if not self._pickled:
+            return super().__reduce__()
+        return (_rebuild, (type(self), {name: getattr(self, name) for name in self._pickled}))
+
+
+def _rebuild(cls: type[PayloadError], arguments: dict[str, Any]) -> PayloadError:
+    return cls(**arguments)
 
 
 class PayloadTooLargeError(PayloadError, ValueError):
@@ -78,6 +92,8 @@ class PayloadTooLargeError(PayloadError, ValueError):
 
     """
 
+    _pickled = ("size", "limit", "setting")
+
     def __init__(self, size: int, limit: int, *, setting: str = "max_stored_payload_bytes") -> None:
         self.size = size
         self.limit = limit
@@ -87,13 +103,6 @@ class PayloadTooLargeError(PayloadError, ValueError):
             f"(LargePayloadStorageOptions.{setting}). Send less data, or raise "
             f"{setting} on the payload store's options."
         )
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (_rebuild_too_large, (self.size, self.limit, self.setting))
-
-
-def _rebuild_too_large(size: int, limit: int, setting: str) -> PayloadTooLargeError:
-    return PayloadTooLargeError(size, limit, setting=setting)
 
 
 class PayloadReadLimitError(PayloadError):
@@ -110,6 +119,8 @@ class PayloadReadLimitError(PayloadError):
 
     """
 
+    _pickled = ("token", "size", "limit", "setting")
+
     def __init__(self, token: str, size: int, limit: int, *, setting: str = "max_read_payload_bytes") -> None:
         self.token = token
         self.size = size
@@ -121,13 +132,6 @@ class PayloadReadLimitError(PayloadError):
             f"allows larger payloads, raise {setting} on this store's options."
         )
 
-    def __reduce__(self) -> tuple[object, ...]:
-        return (_rebuild_read_limit, (self.token, self.size, self.limit, self.setting))
-
-
-def _rebuild_read_limit(token: str, size: int, limit: int, setting: str) -> PayloadReadLimitError:
-    return PayloadReadLimitError(token, size, limit, setting=setting)
-
 
 class PayloadNotFoundError(PayloadError):
     """A token refers to a payload that the store does not hold (deleted or never written).
@@ -136,6 +140,8 @@ class PayloadNotFoundError(PayloadError):
         token: The token that could not be resolved.
 
     """
+
+    _pickled = ("token", "detail")
 
     def __init__(self, token: str, detail: str = "") -> None:
         self.token = token
@@ -148,9 +154,6 @@ class PayloadNotFoundError(PayloadError):
         )
         super().__init__(text)
 
-    def __reduce__(self) -> tuple[object, ...]:
-        return (PayloadNotFoundError, (self.token, self.detail))
-
 
 class PayloadIntegrityError(PayloadError):
     """The bytes read for a token are not the bytes that were stored.
@@ -161,6 +164,8 @@ class PayloadIntegrityError(PayloadError):
 
     """
 
+    _pickled = ("token", "reason")
+
     def __init__(self, token: str, reason: str) -> None:
         self.token = token
         self.reason = reason
@@ -168,9 +173,6 @@ class PayloadIntegrityError(PayloadError):
             f"Stored payload for token {describe_token(token)} failed its integrity check: {reason}. "
             "The stored object was modified or corrupted; it is not used."
         )
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (PayloadIntegrityError, (self.token, self.reason))
 
 
 class InvalidPayloadTokenError(PayloadError, ValueError):
@@ -182,13 +184,12 @@ class InvalidPayloadTokenError(PayloadError, ValueError):
 
     """
 
+    _pickled = ("token", "reason")
+
     def __init__(self, token: str, reason: str) -> None:
         self.token = token
         self.reason = reason
         super().__init__(f"Refused payload token {describe_token(token)}: {reason}")
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (InvalidPayloadTokenError, (self.token, self.reason))
 
 
 class PayloadStoreUnavailableError(PayloadError):
@@ -206,6 +207,8 @@ class PayloadStoreUnavailableError(PayloadError):
 
     """
 
+    _pickled = ("operation", "target", "detail")
+
     def __init__(self, operation: str, target: str, detail: str, *, transient: bool = True) -> None:
         self.operation = operation
         self.target = target
@@ -217,9 +220,6 @@ class PayloadStoreUnavailableError(PayloadError):
             "The store could not be reached or was busy. Check that it is reachable; retry settings "
             "(retry_total, request_timeout_seconds, outage_budget_seconds) are on the store's options."
         )
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (PayloadStoreUnavailableError, (self.operation, self.target, self.detail))
 
 
 class PayloadStoreRefusedError(PayloadError):
@@ -236,6 +236,8 @@ class PayloadStoreRefusedError(PayloadError):
 
     """
 
+    _pickled = ("operation", "target", "detail")
+
     def __init__(self, operation: str, target: str, detail: str) -> None:
         self.operation = operation
         self.target = target
@@ -244,9 +246,6 @@ class PayloadStoreRefusedError(PayloadError):
             f"Payload store {operation} of {describe_token(target)} was refused: {detail}. "
             "This does not change on retry: check the store's credentials, permissions and settings."
         )
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (PayloadStoreRefusedError, (self.operation, self.target, self.detail))
 
 
 class UnsupportedOperationError(PayloadError, NotImplementedError):
@@ -258,13 +257,12 @@ class UnsupportedOperationError(PayloadError, NotImplementedError):
 
     """
 
+    _pickled = ("store", "operation")
+
     def __init__(self, store: str, operation: str) -> None:
         self.store = store
         self.operation = operation
         super().__init__(f"{store} does not support {operation}")
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (UnsupportedOperationError, (self.store, self.operation))
 
 
 def store_failure(operation: str, target: str, detail: str, *, transient: bool) -> PayloadError:

@@ -86,11 +86,12 @@ def _prepare_upload(message: Message, store: PayloadStore, instance_id: str | No
     return groups
 
 
-def _apply_tokens(groups: _Groups, tokens: list[str]) -> int:
+def _fill(groups: _Groups | _TokenGroups, values: list[str]) -> int:
+    """Set each group's fields to its value (a token, or a payload's text); return how many were set."""
     count = 0
-    for fields, token in zip(groups.values(), tokens, strict=True):
+    for fields, value in zip(groups.values(), values, strict=True):
         for field in fields:
-            field.value = token
+            field.value = value
             count += 1
     return count
 
@@ -124,12 +125,7 @@ def _apply_payloads(groups: _TokenGroups, payloads: list[bytes]) -> int:
                 # blob does not say Content-Encoding: gzip, so no SDK inflates it.
                 reason += "; it is gzip data stored without Content-Encoding: gzip"
             raise PayloadIntegrityError(token, reason) from exc
-    count = 0
-    for fields, text in zip(groups.values(), texts, strict=True):
-        for field in fields:
-            field.value = text
-            count += 1
-    return count
+    return _fill(groups, texts)
 
 
 def externalize_payloads(message: Message, store: PayloadStore, *, instance_id: str | None = None) -> int:
@@ -161,7 +157,7 @@ def externalize_payloads(message: Message, store: PayloadStore, *, instance_id: 
     if not groups:
         return 0
     with _telemetry.batch("externalize", store, message, len(groups), instance_id=instance_id):
-        return _apply_tokens(groups, store.upload_many(list(groups), instance_id=instance_id))
+        return _fill(groups, store.upload_many(list(groups), instance_id=instance_id))
 
 
 async def externalize_payloads_async(
@@ -172,7 +168,7 @@ async def externalize_payloads_async(
     if not groups:
         return 0
     with _telemetry.batch("externalize", store, message, len(groups), instance_id=instance_id):
-        return _apply_tokens(groups, await store.upload_many_async(list(groups), instance_id=instance_id))
+        return _fill(groups, await store.upload_many_async(list(groups), instance_id=instance_id))
 
 
 def deexternalize_payloads(message: Message, store: PayloadStore) -> int:

@@ -6,23 +6,23 @@ The async twin, with the same class name, is in :mod:`durabletask_payloads.aio`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import grpc
 from google.protobuf.message import Message
 
 from ._adapt import as_store
+from ._calls import STREAM_STREAM, STREAM_UNARY, UNARY_STREAM, UNARY_UNARY, intercepted, sending
 from ._dispatch import WorkItemDispatcher
-from ._externalize import deexternalize_payloads, externalize_payloads
-from ._held import Stopped, externalizing, held
-from ._hooks import WORK_ITEMS, Hooks, method_name
+from ._externalize import deexternalize_payloads
+from ._hooks import WORK_ITEMS, Hooks
 from ._steps import run
 from ._store import PayloadStore
 
 _log = logging.getLogger("durabletask_payloads.interceptors")
 
-__all__ = ["PayloadInterceptor", "payload_interceptors"]
+__all__ = ["PayloadInterceptor", "payload_interceptors", "with_interceptor"]
 
 _Continuation = Callable[[grpc.ClientCallDetails, Any], Any]
 
@@ -103,58 +103,41 @@ class PayloadInterceptor(
         """Stop waiting out store outages for held work items (the worker is stopping)."""
         self._dispatcher.close()
 
+    # -- the edge of _calls' flows: these make the calls and move the payloads on this thread -----
+
+    def _proceed(self, continuation: _Continuation, details: grpc.ClientCallDetails, request: Any) -> Any:
+        return continuation(details, request)
+
     def _send(self, method: str, request: Any) -> Any:
-        plan = self._hooks.plan_send(method, request)
-        if plan.replacement is not None:
-            return plan.replacement
-        if not plan.externalize:
-            return request
-        if plan.completion is None:  # a client call: the store's own retries have run, the caller decides
-            externalize_payloads(request, self._store, instance_id=plan.scope)
-            return request
-        # A completion is held, not abandoned: durabletask.testing's backend drops abandoned activity
-        # items, and any backend would run the activity again.
-        outcome = run(held(self._store, "upload", externalizing(request, plan.scope)), self._dispatcher.io)
-        if outcome is None:
-            return request
-        if isinstance(outcome, Stopped):
-            raise outcome.error  # the worker is stopping: leave the item to the backend
-        return self._hooks.failed_completion(plan.completion, request, plan.entry, outcome)
+        return run(sending(self._hooks, self._store, method, request), self._dispatcher.io)
+
+    def _send_each(self, method: str, requests: Iterator[Any]) -> Iterator[Any]:
+        return (self._send(method, request) for request in requests)
+
+    def _result(self, call: Any) -> Any:
+        return call.result()
 
     def _resolve(self, message: Message) -> None:
         deexternalize_payloads(message, self._store)
-
-    def _resolve_unary(self, call: Any) -> Any:
-        try:
-            response = call.result()
-        except Exception:  # noqa: BLE001
-            return call  # an RPC error: the caller sees it when it reads the result
-        self._resolve(response)
-        return call
 
     def _stream(self, method: str, call: Any) -> Any:
         if method == WORK_ITEMS:
             return self._dispatcher.open(call)
         return _ResolvingStream(call, self._resolve)
 
+    # -- grpc's four methods: one flow (_calls.intercepted), told the call type ------------------
+
     def intercept_unary_unary(
         self, continuation: _Continuation, client_call_details: grpc.ClientCallDetails, request: Any
     ) -> Any:
         """Externalize the request, send it, resolve the response."""
-        method = method_name(client_call_details.method, client_call_details.metadata)
-        if method is None:
-            return continuation(client_call_details, request)
-        call = continuation(client_call_details, self._send(method, request))
-        return self._resolve_unary(call)
+        return run(intercepted(UNARY_UNARY, continuation, client_call_details, request), self)
 
     def intercept_unary_stream(
         self, continuation: _Continuation, client_call_details: grpc.ClientCallDetails, request: Any
     ) -> Any:
         """Externalize the request, send it, resolve each streamed response."""
-        method = method_name(client_call_details.method, client_call_details.metadata)
-        if method is None:
-            return continuation(client_call_details, request)
-        return self._stream(method, continuation(client_call_details, self._send(method, request)))
+        return run(intercepted(UNARY_STREAM, continuation, client_call_details, request), self)
 
     def intercept_stream_unary(
         self,
@@ -163,11 +146,7 @@ class PayloadInterceptor(
         request_iterator: Iterator[Any],
     ) -> Any:
         """Externalize each streamed request, resolve the response."""
-        method = method_name(client_call_details.method, client_call_details.metadata)
-        if method is None:
-            return continuation(client_call_details, request_iterator)
-        requests = (self._send(method, request) for request in request_iterator)
-        return self._resolve_unary(continuation(client_call_details, requests))
+        return run(intercepted(STREAM_UNARY, continuation, client_call_details, request_iterator), self)
 
     def intercept_stream_stream(
         self,
@@ -176,11 +155,7 @@ class PayloadInterceptor(
         request_iterator: Iterator[Any],
     ) -> Any:
         """Externalize each streamed request, resolve each streamed response."""
-        method = method_name(client_call_details.method, client_call_details.metadata)
-        if method is None:
-            return continuation(client_call_details, request_iterator)
-        requests = (self._send(method, request) for request in request_iterator)
-        return self._stream(method, continuation(client_call_details, requests))
+        return run(intercepted(STREAM_STREAM, continuation, client_call_details, request_iterator), self)
 
 
 def payload_interceptors(store: PayloadStore) -> list[PayloadInterceptor]:
@@ -195,3 +170,18 @@ def payload_interceptors(store: PayloadStore) -> list[PayloadInterceptor]:
     processed twice.
     """
     return [PayloadInterceptor(store)]
+
+
+def with_interceptor(
+    interceptor: PayloadInterceptor | None, interceptors: Sequence[Any] | None, channel: grpc.Channel | None
+) -> tuple[Sequence[Any] | None, grpc.Channel | None]:
+    """Return a sync worker's or client's ``interceptors`` and ``channel`` with *interceptor* added.
+
+    A channel the caller made is wrapped (gRPC cannot add to it); otherwise the
+    interceptor joins the caller's own, after them. None adds nothing.
+    """
+    if interceptor is None:
+        return interceptors, channel
+    if channel is not None:
+        return interceptors, grpc.intercept_channel(channel, interceptor)
+    return [*(interceptors or ()), interceptor], channel

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import math
 from dataclasses import dataclass
@@ -17,6 +19,7 @@ __all__ = [
     "MAX_TIMEOUT_SECONDS",
     "LargePayloadStorageOptions",
     "RemoteStoreOptions",
+    "check_aes256_key",
     "check_bool",
     "check_key_prefix",
     "check_optional_str",
@@ -106,6 +109,19 @@ def check_timeouts(options: object, *names: str) -> None:
         value = getattr(options, name)
         if value > MAX_TIMEOUT_SECONDS:
             raise ValueError(f"{name} must be at most {MAX_TIMEOUT_SECONDS:,.0f} s (one day), got {value!r}")
+
+
+def check_aes256_key(name: str, value: str) -> None:
+    """Refuse a customer-provided encryption key that is not 32 bytes, base64-encoded (SSE-C, CPK).
+
+    The key is a secret: the error names the setting, never the value.
+    """
+    try:
+        key = base64.b64decode(value, validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        key = b""
+    if len(key) != 32:
+        raise ValueError(f"{name} must be a 256-bit (32-byte) AES key, base64-encoded")
 
 
 def read_limit(options: object) -> int:

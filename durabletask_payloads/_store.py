@@ -17,8 +17,6 @@ import functools
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import datetime
 from types import TracebackType
 
 from durabletask.payload import store as _upstream
@@ -28,6 +26,7 @@ from . import _telemetry
 from ._cache import PayloadCache
 from ._concurrency import gather_bounded, run_bounded
 from ._exceptions import UnsupportedOperationError
+from ._info import PayloadInfo
 from ._options import LargePayloadStorageOptions
 
 __all__ = ["PayloadInfo", "PayloadStore"]
@@ -46,31 +45,6 @@ _TRANSFERS = {
     "delete": "delete",
     "delete_async": "delete",
 }
-
-
-@dataclass(frozen=True)
-class PayloadInfo:
-    """What a store knows about one stored payload, without its content.
-
-    Attributes:
-        token: The token that resolves to it.
-        size: Size of the payload in bytes, before compression (None if unknown,
-            e.g. a blob written by another SDK).
-        stored_size: Size of the stored object in bytes.
-        content_encoding: ``"gzip"`` or ``"identity"``.
-        sha256: SHA-256 of the payload as hex, when recorded at write time.
-        instance_id: The instance that wrote it, when recorded.
-        created: When it was stored (UTC), when known.
-
-    """
-
-    token: str
-    size: int | None
-    stored_size: int
-    content_encoding: str
-    sha256: str | None
-    instance_id: str | None
-    created: datetime | None
 
 
 class PayloadStore(_upstream.PayloadStore):

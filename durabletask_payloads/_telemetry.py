@@ -48,6 +48,7 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 _log = logging.getLogger("durabletask_payloads.telemetry")
 
@@ -123,33 +124,41 @@ def traced(operation: str, method: F) -> F:
 
         @functools.wraps(method)
         async def traced_async(self: Any, *args: Any, **kwargs: Any) -> Any:
-            scope = _begin(operation, self, args, kwargs)
-            if scope is None:
-                return await method(self, *args, **kwargs)
-            try:
-                result = await method(self, *args, **kwargs)
-            except BaseException as exc:
-                scope.finish(None, exc)
-                raise
-            scope.finish(result, None)
-            return result
+            with _Transfer(operation, self, args, kwargs) as transfer:
+                return transfer.done(await method(self, *args, **kwargs))
 
         return traced_async  # type: ignore[return-value]
 
     @functools.wraps(method)
     def traced_sync(self: Any, *args: Any, **kwargs: Any) -> Any:
-        scope = _begin(operation, self, args, kwargs)
-        if scope is None:
-            return method(self, *args, **kwargs)
-        try:
-            result = method(self, *args, **kwargs)
-        except BaseException as exc:
-            scope.finish(None, exc)
-            raise
-        scope.finish(result, None)
-        return result
+        with _Transfer(operation, self, args, kwargs) as transfer:
+            return transfer.done(method(self, *args, **kwargs))
 
     return traced_sync  # type: ignore[return-value]
+
+
+class _Transfer:
+    """One traced call, sync or async alike: begun on entry, finished with its result or exception."""
+
+    def __init__(self, operation: str, store: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:
+        self._begin = (operation, store, args, kwargs)
+        self._scope: _spans.TransferScope | None = None
+
+    def __enter__(self) -> _Transfer:
+        self._scope = _begin(*self._begin)
+        return self
+
+    def done(self, result: T) -> T:
+        """Finish the transfer with *result* (what the call returned), and return it."""
+        scope, self._scope = self._scope, None
+        if scope is not None:
+            scope.finish(result, None)
+        return result
+
+    def __exit__(self, kind: object, exc: BaseException | None, traceback: object) -> None:
+        scope, self._scope = self._scope, None
+        if scope is not None and exc is not None:
+            scope.finish(None, exc)
 
 
 def _begin(

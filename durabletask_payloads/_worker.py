@@ -13,7 +13,7 @@ from typing_extensions import Unpack
 
 from . import _telemetry
 from ._arguments import WorkerArguments
-from ._interceptors import PayloadInterceptor
+from ._interceptors import PayloadInterceptor, with_interceptor
 from ._store import PayloadStore
 
 __all__ = ["TaskHubGrpcWorker"]
@@ -46,11 +46,7 @@ class TaskHubGrpcWorker(_worker.TaskHubGrpcWorker):
         **kwargs: Unpack[WorkerArguments],
     ) -> None:
         self._payload_interceptor = PayloadInterceptor(payload_store) if payload_store is not None else None
-        if self._payload_interceptor is not None:
-            if channel is not None:
-                channel = grpc.intercept_channel(channel, self._payload_interceptor)
-            else:
-                interceptors = [*(interceptors or ()), self._payload_interceptor]
+        interceptors, channel = with_interceptor(self._payload_interceptor, interceptors, channel)
         super().__init__(interceptors=interceptors, channel=channel, **kwargs)
         if payload_store is not None:
             self.add_capability(pb.WORKER_CAPABILITY_LARGE_PAYLOADS)

@@ -26,10 +26,12 @@ from durabletask.internal import orchestrator_service_pb2 as pb
 from google.protobuf.message import Message
 
 from ._adapt import as_store
+from ._calls import STREAM_STREAM, STREAM_UNARY, UNARY_STREAM, UNARY_UNARY, intercepted, sending
 from ._deprecation import deprecated_module_attribute
-from ._externalize import deexternalize_payloads_async, externalize_payloads_async
-from ._held import AsyncWorkerIO, Stopped, externalizing, held, resolving
-from ._hooks import WORK_ITEMS, Hooks, method_name
+from ._dispatch import triage
+from ._externalize import deexternalize_payloads_async
+from ._held import AsyncWorkerIO, Stopped, held, resolving
+from ._hooks import WORK_ITEMS, Hooks
 from ._steps import run_async
 from ._store import PayloadStore
 from ._workitems import (
@@ -37,7 +39,6 @@ from ._workitems import (
     End,
     Sequencer,
     health_ping,
-    needs_download,
     order_key,
 )
 
@@ -82,24 +83,6 @@ class AsyncPayloadInterceptor:
         """The payload store this interceptor uses (as it was given)."""
         return self._given
 
-    async def _send(self, method: str, request: Any) -> Any:
-        plan = self._hooks.plan_send(method, request)
-        if plan.replacement is not None:
-            return plan.replacement
-        if not plan.externalize:
-            return request
-        if plan.completion is None:  # a client call, as in the sync twin
-            await externalize_payloads_async(request, self._store, instance_id=plan.scope)
-            return request
-        outcome = await run_async(held(self._store, "upload", externalizing(request, plan.scope)), self._io)
-        if outcome is None:
-            return request
-        assert not isinstance(outcome, Stopped)  # an async backoff ends by cancellation, not by Stopped
-        return self._hooks.failed_completion(plan.completion, request, plan.entry, outcome)
-
-    async def _resolve(self, method: str, message: Message) -> None:
-        await deexternalize_payloads_async(message, self._store)
-
     async def _resolve_item(self, item: pb.WorkItem) -> None:
         """Resolve a work item, waiting out transient failures within the budget, else poison it."""
         outcome = await run_async(held(self._store, "download", resolving(item)), self._io)
@@ -132,7 +115,7 @@ class AsyncPayloadInterceptor:
             await finish(item, key)
 
         async def start(item: pb.WorkItem, key: Hashable | None) -> None:
-            downloads = needs_download(item, self._store)
+            downloads = triage(item, self._store)
             if downloads is None:  # nothing to resolve
                 await finish(item, key)
                 return
@@ -183,6 +166,28 @@ class AsyncPayloadInterceptor:
             for task in (reader, *resolving):
                 task.cancel()
 
+    # -- the edge of _calls' flows: the same operations as the sync interceptor's, awaited -------
+
+    async def _proceed(self, continuation: _Continuation, details: Any, request: Any) -> Any:
+        return await continuation(details, request)
+
+    async def _send(self, method: str, request: Any) -> Any:
+        return await run_async(sending(self._hooks, self._store, method, request), self._io)
+
+    async def _send_each(
+        self, method: str, requests: AsyncIterable[Any] | Iterable[Any]
+    ) -> AsyncIterator[Any]:
+        return self._requests(method, requests)
+
+    async def _result(self, call: Any) -> Any:
+        return await call
+
+    async def _resolve(self, message: Message) -> None:
+        await deexternalize_payloads_async(message, self._store)
+
+    async def _stream(self, method: str, call: Any) -> AsyncIterator[Any]:
+        return self._responses(method, call)
+
     async def _requests(
         self, method: str, requests: AsyncIterable[Any] | Iterable[Any]
     ) -> AsyncIterator[Any]:
@@ -199,62 +204,26 @@ class AsyncPayloadInterceptor:
                 yield item
             return
         async for message in call:
-            await self._resolve(method, message)
+            await self._resolve(message)
             yield message
 
-    async def _resolve_unary(self, method: str, call: Any) -> Any:
-        try:
-            response = await call
-        except grpc.aio.AioRpcError:
-            return call  # an RPC error: the caller sees it when it awaits the call
-        await self._resolve(method, response)
-        return call
+    # -- grpc.aio's four methods (reached through the adapters): one flow, told the call type ----
 
-    async def intercept_unary_unary(
-        self, continuation: _Continuation, client_call_details: grpc.aio.ClientCallDetails, request: Any
-    ) -> Any:
+    async def intercept_unary_unary(self, continuation: _Continuation, details: Any, request: Any) -> Any:
         """Externalize the request, send it, resolve the response."""
-        method = method_name(client_call_details.method, client_call_details.metadata)
-        if method is None:
-            return await continuation(client_call_details, request)
-        call = await continuation(client_call_details, await self._send(method, request))
-        return await self._resolve_unary(method, call)
+        return await run_async(intercepted(UNARY_UNARY, continuation, details, request), self)
 
-    async def intercept_unary_stream(
-        self, continuation: _Continuation, client_call_details: grpc.aio.ClientCallDetails, request: Any
-    ) -> Any:
+    async def intercept_unary_stream(self, continuation: _Continuation, details: Any, request: Any) -> Any:
         """Externalize the request, send it, resolve each streamed response."""
-        method = method_name(client_call_details.method, client_call_details.metadata)
-        if method is None:
-            return await continuation(client_call_details, request)
-        call = await continuation(client_call_details, await self._send(method, request))
-        return self._responses(method, call)
+        return await run_async(intercepted(UNARY_STREAM, continuation, details, request), self)
 
-    async def intercept_stream_unary(
-        self,
-        continuation: _Continuation,
-        client_call_details: grpc.aio.ClientCallDetails,
-        request_iterator: Any,
-    ) -> Any:
+    async def intercept_stream_unary(self, continuation: _Continuation, details: Any, requests: Any) -> Any:
         """Externalize each streamed request, resolve the response."""
-        method = method_name(client_call_details.method, client_call_details.metadata)
-        if method is None:
-            return await continuation(client_call_details, request_iterator)
-        call = await continuation(client_call_details, self._requests(method, request_iterator))
-        return await self._resolve_unary(method, call)
+        return await run_async(intercepted(STREAM_UNARY, continuation, details, requests), self)
 
-    async def intercept_stream_stream(
-        self,
-        continuation: _Continuation,
-        client_call_details: grpc.aio.ClientCallDetails,
-        request_iterator: Any,
-    ) -> Any:
+    async def intercept_stream_stream(self, continuation: _Continuation, details: Any, requests: Any) -> Any:
         """Externalize each streamed request, resolve each streamed response."""
-        method = method_name(client_call_details.method, client_call_details.metadata)
-        if method is None:
-            return await continuation(client_call_details, request_iterator)
-        call = await continuation(client_call_details, self._requests(method, request_iterator))
-        return self._responses(method, call)
+        return await run_async(intercepted(STREAM_STREAM, continuation, details, requests), self)
 
 
 def _adapter(base: type[Any], method: str) -> type[Any]:

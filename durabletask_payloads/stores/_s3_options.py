@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import ipaddress
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -12,6 +10,7 @@ from urllib.parse import urlsplit
 from .._deprecation import renamed_fields
 from .._options import (
     RemoteStoreOptions,
+    check_aes256_key,
     check_key_prefix,
     check_optional_str,
     check_timeouts,
@@ -188,12 +187,7 @@ class S3PayloadStoreOptions(RemoteStoreOptions):
                 raise ValueError(
                     "sse_customer_key (SSE-C) excludes server_side_encryption and sse_kms_key_id"
                 )
-            try:
-                key = base64.b64decode(self.sse_customer_key, validate=True)
-            except (binascii.Error, TypeError, ValueError):
-                key = b""
-            if len(key) != 32:
-                raise ValueError("sse_customer_key must be a 256-bit (32-byte) key, base64-encoded")
+            check_aes256_key("sse_customer_key", self.sse_customer_key)
             if self.endpoint_url is not None and not _key_may_go_to(self.endpoint_url):
                 raise ValueError(
                     "sse_customer_key needs an https:// endpoint_url (S3 refuses SSE-C over http, and the "

@@ -95,3 +95,46 @@ def test_listing_stays_in_the_store_bucket(s3_server: MotoS3, proxy: FaultProxy)
         assert [info.token for info in store.list_payloads()] == [mine]
         assert store.download(foreign) == b"in the other bucket"
         assert store.inspect(foreign).token == foreign
+
+
+class TestAKnownPayloadWhoseHeadFails:
+    """The pipeline saw the payload recently, but the HEAD that should confirm it is refused.
+
+    The pipeline takes the driver's answer as final, so the driver must not take the PUT's 412
+    for "there": it reads the object back and verifies it, as any write of a payload never seen.
+    """
+
+    @pytest.mark.parametrize("run_async", [False, True], ids=["sync", "async"])
+    def test_the_412_is_read_back_and_verified(
+        self, s3_server: MotoS3, proxy: FaultProxy, run_async: bool
+    ) -> None:
+        with _store(s3_server, proxy, new_s3_bucket(s3_server)) as store:
+            data = b"seen" * 1000
+            [token] = store.upload_many([data], instance_id="i")
+            before = {method: proxy.count(method) for method in ("HEAD", "PUT", "GET")}
+            proxy.inject("HEAD", 1, status=503)
+            if run_async:
+                assert asyncio.run(store.upload_async(data, instance_id="i")) == token
+            else:
+                assert store.upload(data, instance_id="i") == token
+            made = {method: proxy.count(method) - before[method] for method in before}
+            # HEAD (refused) -> conditional PUT (412: taken) -> GET (read back, verified): no replace.
+            assert made == {"HEAD": 1, "PUT": 1, "GET": 1}
+            assert proxy.faults[-1].count == 0  # the refusal was served
+
+    def test_a_bad_copy_found_so_is_replaced(self, s3_server: MotoS3, proxy: FaultProxy) -> None:
+        bucket = new_s3_bucket(s3_server)
+        with _store(s3_server, proxy, bucket) as store:
+            data = b"good" * 1000
+            [token] = store.upload_many([data], instance_id="i")
+            s3 = s3_server.client()
+            s3.put_object(Bucket=bucket, Key=token.split(":", 3)[3], Body=b"planted")
+            s3.close()
+            before = {method: proxy.count(method) for method in ("HEAD", "PUT", "GET")}
+            proxy.inject("HEAD", 1, status=503)
+            assert store.upload(data, instance_id="i") == token
+            made = {method: proxy.count(method) - before[method] for method in before}
+            # HEAD (refused) -> PUT (412) -> GET (does not verify) -> PUT If-Match (replaced).
+            assert made == {"HEAD": 1, "PUT": 2, "GET": 1}
+        with _store(s3_server, proxy, bucket) as reader:  # a cold cache: the object itself is read
+            assert reader.download(token) == data

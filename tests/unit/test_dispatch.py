@@ -267,3 +267,27 @@ class TestOutageClock:
         clock = OutageClock(300)
         boom = RuntimeError("boom")
         assert clock.decide(boom, "upload") == (None, boom)
+
+
+class TestTriage:
+    """The one decision the sync dispatcher and the aio interceptor share (_dispatch.triage)."""
+
+    def test_a_token_the_store_cannot_look_up_goes_the_slow_way(self) -> None:
+        """Not an error on the stream's reader: its resolution, off the stream, says why."""
+
+        class Confused(InMemoryPayloadStore):
+            def is_known_token(self, value: str) -> bool:
+                raise RuntimeError("cannot tell")
+
+        store = Confused()
+        token = store.token_prefixes[0] + "0" * 32
+        item = pb.WorkItem(
+            activityRequest=pb.ActivityRequest(name="a", input=wrappers_pb2.StringValue(value=token))
+        )
+        assert dispatch.triage(item, store) is True
+
+    def test_an_item_without_tokens_needs_nothing(self) -> None:
+        item = pb.WorkItem(
+            activityRequest=pb.ActivityRequest(name="a", input=wrappers_pb2.StringValue(value="1"))
+        )
+        assert dispatch.triage(item, InMemoryPayloadStore()) is None

@@ -74,6 +74,11 @@ class TestPickling:
             dp.PayloadIntegrityError("t", "r"),
             dp.InvalidPayloadTokenError("t", "r"),
             dp.PayloadStoreUnavailableError("upload", "t", "d"),
+            dp.PayloadTooLargeError(5, 4, setting="max_payload_bytes"),
+            dp.PayloadReadLimitError("t", 9, 8, setting="max_read_payload_bytes"),
+            dp.PayloadStoreRefusedError("delete", "t", "HTTP 403"),
+            dp.UnsupportedOperationError("SomeStore", "list"),
+            dp.PayloadError("a message of its own"),
         ],
     )
     def test_round_trips_with_the_same_message(self, err: dp.PayloadError) -> None:
@@ -81,3 +86,14 @@ class TestPickling:
         clone = pickle.loads(pickle.dumps(err))
         assert type(clone) is type(err)
         assert str(clone) == str(err)
+        assert vars(clone) == vars(err)
+
+    def test_every_error_class_says_what_rebuilds_it(self) -> None:
+        """Each subclass lists its constructor's parameters, so none falls back to ``args`` alone."""
+        import inspect
+
+        for cls in (c for c in vars(dp).values() if isinstance(c, type) and issubclass(c, dp.PayloadError)):
+            if cls is dp.PayloadError:
+                continue
+            parameters = set(inspect.signature(cls.__init__).parameters) - {"self", "transient"}
+            assert set(cls._pickled) == parameters, cls

@@ -83,3 +83,29 @@ def test_the_pipeline_modules_are_under_400_lines() -> None:
 def test_drivers_know_nothing_of_the_pipeline_machinery() -> None:
     """The contract module imports only the exceptions: no codec, cache, retry or store base."""
     assert _graph()["durabletask_payloads._driver"] == {"durabletask_payloads._exceptions"}
+
+
+def _reachable(graph: dict[str, set[str]], start: str) -> set[str]:
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        for dep in graph[todo.pop()] - seen:
+            seen.add(dep)
+            todo.append(dep)
+    return seen
+
+
+def test_the_codec_stands_below_the_store_contract() -> None:
+    """The codec builds PayloadInfo from record headers without importing the store ABC (issue 14)."""
+    graph = _graph()
+    below = _reachable(graph, "durabletask_payloads._codec")
+    assert "durabletask_payloads._info" in below
+    assert "durabletask_payloads._store" not in below
+
+
+def test_payload_info_is_one_class_wherever_it_is_imported_from() -> None:
+    """Moving PayloadInfo to its own module changed no public name."""
+    import durabletask_payloads
+    from durabletask_payloads import _info, _store
+
+    assert durabletask_payloads.PayloadInfo is _store.PayloadInfo is _info.PayloadInfo

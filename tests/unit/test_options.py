@@ -72,3 +72,22 @@ class TestImmutability:
     def test_equal_options_compare_equal(self) -> None:
         assert LargePayloadStorageOptions(threshold_bytes=5) == LargePayloadStorageOptions(threshold_bytes=5)
         assert LargePayloadStorageOptions(threshold_bytes=5) != LargePayloadStorageOptions(threshold_bytes=6)
+
+
+class TestCustomerKeys:
+    """One check of customer-provided AES keys for every store (S3's SSE-C today)."""
+
+    @pytest.mark.parametrize("value", ["bm90LWEta2V5", "not base64 at all!", ""])
+    def test_a_key_that_is_not_32_bytes_is_refused_without_quoting_it(self, value: str) -> None:
+        from durabletask_payloads._options import check_aes256_key
+
+        with pytest.raises(ValueError, match="sse_customer_key must be a 256-bit") as caught:
+            check_aes256_key("sse_customer_key", value)
+        assert value not in str(caught.value) or not value
+
+    def test_a_32_byte_key_passes(self) -> None:
+        import base64
+
+        from durabletask_payloads._options import check_aes256_key
+
+        check_aes256_key("customer_provided_key", base64.b64encode(bytes(32)).decode())
