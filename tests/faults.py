@@ -114,7 +114,8 @@ class FaultProxy:
                     self.send_header("Content-Length", str(len(payload)))
                     self.send_header("x-ms-error-code", code)
                     self.end_headers()
-                    self.wfile.write(payload)
+                    if self.command != "HEAD":  # a body after a HEAD answer would garble the next one
+                        self.wfile.write(payload)
                     return
                 upstream = http.client.HTTPConnection("127.0.0.1", proxy.target_port, timeout=60)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}

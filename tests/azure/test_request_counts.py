@@ -171,3 +171,58 @@ def test_a_taken_name_holding_a_bad_copy_is_put_get_then_conditional_put(
     second.upload(b"warm-up")
     assert _requests(proxy, lambda: second.upload(b"genuine" * 1000)) == ["PUT blob", "GET blob", "PUT blob"]
     assert second.download(token) == b"genuine" * 1000
+
+
+def test_a_failed_head_falls_back_to_the_verified_write(
+    proxy: FaultProxy, container: str, calls: Callable[[BlobPayloadStore], Calls]
+) -> None:
+    store = calls(_store(proxy, container))
+    store.upload_many(b"cached" * 1000)
+    proxy.inject("HEAD", status=500)
+    # Never "already there" unverified: the taken name is read back and checked.
+    assert _requests(proxy, lambda: store.upload_many(b"cached" * 1000)) == [
+        "HEAD blob",
+        "PUT blob",
+        "GET blob",
+    ]
+    assert proxy.count("HEAD") == 1  # the injected failure was hit, and the check not retried
+
+
+def test_a_head_that_finds_nothing_writes_it_again(
+    azurite: Azurite, proxy: FaultProxy, container: str, calls: Callable[[BlobPayloadStore], Calls]
+) -> None:
+    store = calls(_store(proxy, container))
+    token = store.upload_many(b"cached" * 1000)
+    with BlobServiceClient.from_connection_string(azurite.connection_string) as service:
+        service.get_blob_client(container, token.rsplit(":", 1)[1]).delete_blob()
+    assert _requests(proxy, lambda: store.upload_many(b"cached" * 1000)) == ["HEAD blob", "PUT blob"]
+    assert store.download(token) == b"cached" * 1000
+
+
+def test_the_async_methods_run_on_the_aio_clients_not_in_threads(
+    proxy: FaultProxy, container: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from durabletask_payloads import _pipeline
+    from durabletask_payloads.stores import _azure_driver
+
+    store = _store(proxy, container)
+    assert store.driver.capabilities.native_async  # a shared key serves the aio client
+
+    def no_sync_runner(*args: object, **kwargs: object) -> None:
+        raise AssertionError("an async method of a native-async store ran the sync flow")
+
+    # The sync flows run only through these two names: the async methods must need neither.
+    monkeypatch.setattr(_pipeline, "run", no_sync_runner)
+    monkeypatch.setattr(_azure_driver, "run", no_sync_runner)
+
+    async def scenario() -> bytes:
+        try:
+            token = await store.upload_async(b"native" * 1000)
+            await store.upload_many_async([b"native" * 1000])
+            return await store.download_async(token)
+        finally:
+            await store.aclose()
+
+    assert asyncio.run(scenario()) == b"native" * 1000
+    monkeypatch.undo()
+    store.close()
