@@ -113,7 +113,9 @@ class PutItem:
         payload: The encoded payload (private to the pipeline; use the properties).
         known_present: The pipeline stored or read this name recently: a driver
             that can should confirm it with a cheap existence check instead of
-            sending the body, and report it as already there.
+            sending the body, and report it as already there. (A driver with
+            ``capabilities.confirm`` is asked :meth:`StorageDriver.confirm_one`
+            instead, and never sees such an item.)
 
     """
 

@@ -4,10 +4,13 @@
 the size check on write (``max_stored_payload_bytes``) and the read limit
 (``max_read_payload_bytes``, passed to the driver so that it need not read an
 oversized object), hashing and content naming, gzip (all in :mod:`._codec`),
-verification of what is read and of what is already there when a name is taken
-(:mod:`._verified_write`), retries of transient failures (:mod:`._retry`), and,
-through :class:`~._store.PayloadStore`, the cache, bounded concurrency of
-batches and the telemetry of every transfer.
+verification of what is read (names other SDKs write, when the driver's
+``capabilities.foreign_names`` says they do, only against their recorded hash)
+and of what is already there when a name is taken, or when a driver's
+``confirm_one`` cannot confirm a payload moved recently (:mod:`._verified_write`),
+retries of transient failures (:mod:`._retry`), and, through
+:class:`~._store.PayloadStore`, the cache, bounded concurrency of batches and
+the telemetry of every transfer.
 
 Each operation is written once, as a flow (:mod:`._steps`) that yields the driver
 calls it needs and is sent their results (or has their errors thrown in).

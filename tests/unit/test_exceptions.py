@@ -74,6 +74,7 @@ class TestPickling:
             dp.PayloadIntegrityError("t", "r"),
             dp.InvalidPayloadTokenError("t", "r"),
             dp.PayloadStoreUnavailableError("upload", "t", "d"),
+            dp.PayloadStoreClosedError("BlobPayloadStore", "upload", "t"),
         ],
     )
     def test_round_trips_with_the_same_message(self, err: dp.PayloadError) -> None:
