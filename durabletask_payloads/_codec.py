@@ -28,7 +28,7 @@ from ._options import LargePayloadStorageOptions, read_limit
 from ._token import content_name, is_content_name, is_guid_v4_name, names_content, sha256_hex
 
 # The verified write lives in its own module; re-exported here, where the stores import it from.
-from ._verified_write import CREATED, FOUND, REPLACED, Existing, store_verified, store_verified_async
+from ._verified_write import CREATED, FOUND, REPLACED, Existing
 
 __all__ = [
     "CREATED",
@@ -50,8 +50,6 @@ __all__ = [
     "record_header",
     "record_info",
     "split_record",
-    "store_verified",
-    "store_verified_async",
     "verify_payload",
 ]
 

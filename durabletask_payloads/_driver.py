@@ -113,7 +113,9 @@ class PutItem:
         payload: The encoded payload (private to the pipeline; use the properties).
         known_present: The pipeline stored or read this name recently: a driver
             that can should confirm it with a cheap existence check instead of
-            sending the body, and report it as already there.
+            sending the body, and report it as already there. (A driver with
+            ``capabilities.confirm`` is asked :meth:`StorageDriver.confirm_one`
+            instead, and never sees such an item.)
 
     """
 
@@ -147,6 +149,13 @@ class DriverCapabilities:
         list: ``list_objects`` works.
         head: ``head_one`` works (else inspecting payloads is unsupported).
         native_async: The async twins are the driver's own, not sync calls in a thread.
+        confirm: ``confirm_one`` works: the pipeline asks it whether a payload it
+            moved recently is still there before sending it again, and does the
+            verified write when the answer is no. Without it, a ``known_present``
+            item goes to ``put_one``, which confirms as it can.
+        foreign_names: Other writers (the .NET and Java SDKs) store objects here
+            under version-4 GUID names, which certify nothing about the content:
+            such an object is only checked against the hash in its metadata, if any.
 
     """
 
@@ -154,6 +163,8 @@ class DriverCapabilities:
     list: bool = True
     head: bool = True
     native_async: bool = False
+    confirm: bool = False
+    foreign_names: bool = False
 
 
 class StorageDriver(abc.ABC):
@@ -237,6 +248,15 @@ class StorageDriver(abc.ABC):
         """Yield every object this driver holds."""
         raise UnsupportedOperationError(type(self).__name__, "listing payloads")
 
+    def confirm_one(self, name: str) -> bool:
+        """Say whether the object *name* is there, with one cheap request (see ``capabilities.confirm``).
+
+        False when it is not, and also when the check itself fails: the
+        pipeline then writes the payload, verified, so a wrong False costs a
+        request and a wrong True is never made.
+        """
+        raise UnsupportedOperationError(type(self).__name__, "confirming payloads")
+
     def close(self) -> None:  # noqa: B027 - optional: most drivers hold nothing to release
         """Release connections and files (the default holds none)."""
 
@@ -262,6 +282,10 @@ class StorageDriver(abc.ABC):
         """Batch of :meth:`delete_one`, in order."""
         return [self.delete_one(name) for name in names]
 
+    def confirm(self, names: Sequence[str]) -> list[bool]:
+        """Batch of :meth:`confirm_one`, in order."""
+        return [self.confirm_one(name) for name in names]
+
     # -- async twins: the sync batch in a thread, unless the backend has its own ---------
 
     async def put_async(self, items: Sequence[PutItem]) -> list[bool]:
@@ -283,6 +307,10 @@ class StorageDriver(abc.ABC):
     async def delete_async(self, names: Sequence[str]) -> list[bool]:
         """Async twin of :meth:`delete`."""
         return await asyncio.to_thread(self.delete, names)
+
+    async def confirm_async(self, names: Sequence[str]) -> list[bool]:
+        """Async twin of :meth:`confirm`."""
+        return await asyncio.to_thread(self.confirm, names)
 
     async def aclose(self) -> None:
         """Async twin of :meth:`close`."""

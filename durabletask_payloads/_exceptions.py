@@ -11,7 +11,8 @@ PayloadError
 ├── PayloadStoreUnavailableError  transient: the store could not be reached, timed out or throttled,
 │                                 and retries within the budget did not help; trying later may work
 ├── PayloadStoreRefusedError      permanent: the store answered and will answer the same again
-│                                 (401/403, a wrong key type, another 4xx): fix the setting
+│   │                             (401/403, a wrong key type, another 4xx): fix the setting
+│   └── PayloadStoreClosedError   the store was closed (close()/aclose()): make a new one
 └── UnsupportedOperationError     the store cannot do this (delete, list...); also a NotImplementedError
 ```
 
@@ -37,6 +38,7 @@ __all__ = [
     "PayloadIntegrityError",
     "PayloadNotFoundError",
     "PayloadReadLimitError",
+    "PayloadStoreClosedError",
     "PayloadStoreRefusedError",
     "PayloadStoreUnavailableError",
     "PayloadTooLargeError",
@@ -248,6 +250,34 @@ class PayloadStoreRefusedError(PayloadError):
         )
 
 
+class PayloadStoreClosedError(PayloadStoreRefusedError):
+    """The store was used after :meth:`~durabletask_payloads.PayloadStore.close` (or ``aclose``).
+
+    Permanent: a closed store's connections are gone and it does not reopen
+    them. Create a new store, or close this one only after its last use (when
+    the worker or client that holds it stops).
+
+    Attributes:
+        store: The store's class name.
+        operation: ``"upload"``, ``"download"``, ``"delete"``...
+        target: The token or location involved.
+
+    """
+
+    _pickled = ("store", "operation", "target")
+
+    def __init__(self, store: str, operation: str, target: str) -> None:
+        self.store = store
+        PayloadError.__init__(
+            self,
+            f"Payload store {operation} of {describe_token(target)} failed: this {store} was closed, "
+            "and a closed store does not reopen. Create a new store, or close it only after its last use.",
+        )
+        self.operation = operation
+        self.target = target
+        self.detail = f"the {store} was closed"
+
+
 class UnsupportedOperationError(PayloadError, NotImplementedError):
     """The store cannot do this (delete, inspect, list...); also a :class:`NotImplementedError`.
 
@@ -281,6 +311,7 @@ for _cls in (
     PayloadReadLimitError,
     PayloadStoreUnavailableError,
     PayloadStoreRefusedError,
+    PayloadStoreClosedError,
     UnsupportedOperationError,
 ):
     _cls.__module__ = "durabletask_payloads"

@@ -4,10 +4,13 @@
 the size check on write (``max_stored_payload_bytes``) and the read limit
 (``max_read_payload_bytes``, passed to the driver so that it need not read an
 oversized object), hashing and content naming, gzip (all in :mod:`._codec`),
-verification of what is read and of what is already there when a name is taken
-(:mod:`._verified_write`), retries of transient failures (:mod:`._retry`), and,
-through :class:`~._store.PayloadStore`, the cache, bounded concurrency of
-batches and the telemetry of every transfer.
+verification of what is read (names other SDKs write, when the driver's
+``capabilities.foreign_names`` says they do, only against their recorded hash)
+and of what is already there when a name is taken, or when a driver's
+``confirm_one`` cannot confirm a payload moved recently (:mod:`._verified_write`),
+retries of transient failures (:mod:`._retry`), and, through
+:class:`~._store.PayloadStore`, the cache, bounded concurrency of batches and
+the telemetry of every transfer.
 
 Each operation is written once, as a flow (:mod:`._steps`) that yields the driver
 calls it needs and is sent their results (or has their errors thrown in).
@@ -155,7 +158,12 @@ class DriverPayloadStore(PayloadStore):
         driver = self._driver
         token = driver.token_for(encoded.name)
         item = PutItem(encoded, instance_id, known_present=token in self.cache)
-        if item.known_present:
+        if item.known_present and driver.capabilities.confirm:
+            # Seen stored recently: one cheap check; when it finds nothing, the verified write decides.
+            if (yield _call(driver, "confirm", [encoded.name]))[0]:
+                return token
+            item = PutItem(encoded, instance_id)
+        elif item.known_present:
             # Seen stored recently: the driver confirms cheaply, and its word is taken.
             yield _call(driver, "put", [item])
             return token
@@ -188,16 +196,16 @@ class DriverPayloadStore(PayloadStore):
             return Existing(None, functools.partial(_reraise, exc))  # not a good copy: replace it
         if found is None:
             return None
-        return Existing(found.tag, functools.partial(self._decode, token, found))
+        return Existing(found.tag, functools.partial(self._decode, token, found, driver))
 
     def _download_flow(self, token: str) -> Flow[bytes]:
         driver, name = self._route(token)
         found = (yield _call(driver, "get", [name], max_stored_body(self._options)))[0]
         if found is None:
             raise PayloadNotFoundError(token, driver.missing(name))
-        return self._decode(token, found)
+        return self._decode(token, found, driver)
 
-    def _decode(self, token: str, found: StoredObject) -> bytes:
+    def _decode(self, token: str, found: StoredObject, driver: StorageDriver) -> bytes:
         if found.damage is not None:
             raise found.damage
         if found.body is None:
@@ -210,6 +218,7 @@ class DriverPayloadStore(PayloadStore):
             options=self._options,
             name=found.name,
             instance_id=found.meta.instance_id,
+            foreign_names=driver.capabilities.foreign_names,
         )
 
     def _delete_flow(self, token: str) -> Flow[bool]:

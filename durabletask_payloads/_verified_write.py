@@ -7,13 +7,13 @@ that was checked.
 
 The rule is written once, as a generator (:func:`verified_write`) that yields
 the I/O it needs (:class:`Create`, :class:`Read`, :class:`Replace`) and is sent
-the results; :func:`store_verified` and :func:`store_verified_async` drive it
-with sync or async callables, and the driver pipeline drives it with driver calls.
+the results; the driver pipeline (``_pipeline.py``) drives it with driver calls,
+the same for sync and async.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -28,8 +28,6 @@ __all__ = [
     "Read",
     "Replace",
     "WriteStep",
-    "store_verified",
-    "store_verified_async",
     "verified_write",
 ]
 
@@ -112,65 +110,3 @@ def verified_write(encoded: _Payload, token: str) -> Generator[WriteStep, object
     raise PayloadIntegrityError(
         token, "other objects kept appearing under its name while it was written, so it could not be stored"
     )
-
-
-def store_verified(
-    encoded: _Payload,
-    token: str,
-    *,
-    create: Callable[[], bool],
-    read: Callable[[], Existing | None],
-    replace: Callable[[object], bool],
-) -> str:
-    """Run :func:`verified_write` with sync callables.
-
-    Args:
-        encoded: The payload to store.
-        token: Its token, for error messages.
-        create: Writes the object only if the name is free; returns whether it did.
-        read: Returns what is at the name now, or None if nothing is.
-        replace: Writes the object over the one with the given tag (None: only
-            if the name is free); returns False if that condition failed.
-
-    Returns:
-        :data:`CREATED`, :data:`FOUND` or :data:`REPLACED`.
-
-    """
-    flow = verified_write(encoded, token)
-    answer: object = None
-    try:
-        while True:
-            step = flow.send(answer)
-            answer = (
-                create()
-                if isinstance(step, Create)
-                else read()
-                if isinstance(step, Read)
-                else replace(step.tag)
-            )
-    except StopIteration as done:
-        return str(done.value)
-
-
-async def store_verified_async(
-    encoded: _Payload,
-    token: str,
-    *,
-    create: Callable[[], Awaitable[bool]],
-    read: Callable[[], Awaitable[Existing | None]],
-    replace: Callable[[object], Awaitable[bool]],
-) -> str:
-    """Async twin of :func:`store_verified` (the I/O is awaited; the flow is the same)."""
-    flow = verified_write(encoded, token)
-    answer: object = None
-    try:
-        while True:
-            step = flow.send(answer)
-            if isinstance(step, Create):
-                answer = await create()
-            elif isinstance(step, Read):
-                answer = await read()
-            else:
-                answer = await replace(step.tag)
-    except StopIteration as done:
-        return str(done.value)

@@ -40,6 +40,7 @@ __all__ = [
     "new_service_client",
     "other_account",
     "own_endpoint",
+    "release_connections",
     "secrets_of",
 ]
 
@@ -156,6 +157,21 @@ def new_service_client(
     if session is not None:
         _read_environment_once(session, str(client.url))
     return client
+
+
+def release_connections(client: Any) -> None:
+    """Close the idle connections of a sync client made by :func:`new_service_client`, keeping it usable.
+
+    ``client.close()`` would end the client: the SDK's transport then refuses
+    every request with a bare ValueError, or, if it had never sent one, makes a
+    default session that forgets the pool size and proxy settings made here.
+    Closing the session only empties its connection pools, which refill on the
+    next request.
+    """
+    session = getattr(getattr(client, "_config", None), "transport", None)
+    session = getattr(session, "session", None)
+    if isinstance(session, requests.Session):
+        session.close()
 
 
 def _read_environment_once(session: requests.Session, url: str) -> None:

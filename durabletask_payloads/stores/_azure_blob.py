@@ -1,99 +1,49 @@
-"""Azure Blob Storage payload store, wire-compatible with the .NET and Java SDKs."""
+"""Azure Blob Storage payload store, wire-compatible with the .NET and Java SDKs.
+
+The one pipeline (:class:`~durabletask_payloads.DriverPayloadStore`) over a
+:class:`~._azure_driver.BlobDriver` per (account, container) the store may read.
+This module holds the accounts, their clients and the refusals of tokens this
+store may not read; the blob requests are the driver's.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import threading
+import dataclasses
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import unquote
 
 try:
     import azure.storage.blob  # noqa: F401 - the extra's check, before the helpers below import it
-    from azure.core.exceptions import (
-        AzureError,
-        ResourceNotFoundError,
-        ServiceRequestError,
-        ServiceResponseError,
-    )
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         "BlobPayloadStore needs the Azure extra: pip install 'durabletask-payloads[azure]'"
     ) from exc
 
-from .._codec import CREATED, REPLACED, EncodedPayload, encode_payload, store_verified, store_verified_async
 from .._concurrency import PerLoop
-from .._exceptions import (
-    InvalidPayloadTokenError,
-    PayloadError,
-    PayloadNotFoundError,
-    store_failure,
-)
-from .._redact import install_log_redaction, register_secrets, scrub_exception
-from .._retry import RetryPolicy, is_transient_status, retrying, retrying_async
-from .._steps import Flow, op, run, run_async
-from .._store import PayloadInfo, PayloadStore
-from .._token import (
-    BLOB_V1_PREFIX,
-    BLOB_V2_PREFIX,
-    format_blob_token_v1,
-    format_blob_token_v2,
-    is_content_name,
-    parse_blob_token,
-)
+from .._driver import StorageDriver
+from .._exceptions import InvalidPayloadTokenError
+from .._pipeline import DriverPayloadStore
+from .._redact import install_log_redaction, register_secrets
+from .._store import PayloadInfo
+from .._token import BLOB_V1_PREFIX, BLOB_V2_PREFIX, parse_blob_token
 from ._azure_accounts import (
+    Account,
     Location,
     aio_native,
-    creating_container,
     new_account,
     new_service_client,
     other_account,
     own_endpoint,
+    release_connections,
     secrets_of,
 )
+from ._azure_driver import BlobDriver, StoreState
 from ._azure_options import BlobAccount, BlobPayloadStoreOptions
-from ._azure_transfer import (
-    META_INSTANCE,
-    META_SHA256,
-    META_SIZE,
-    AsyncContainerIO,
-    BlobWrite,
-    ContainerIO,
-    blob_kwargs,
-    check_blob_size,
-    decode_blob,
-    upload_kwargs,
-)
 
 __all__ = ["BlobAccount", "BlobPayloadStore", "BlobPayloadStoreOptions"]
 
-_log = logging.getLogger("durabletask_payloads.stores.azure_blob")
 
-
-def _describe(exc: BaseException) -> str:
-    """Status and error code of an Azure error: never its message, which may quote a URL."""
-    status = getattr(exc, "status_code", None)
-    code = getattr(exc, "error_code", None)
-    if status:
-        return f"HTTP {status}" + (f" {code}" if code else "")
-    return type(exc).__name__
-
-
-def _failure(exc: AzureError, operation: str, target: str) -> PayloadError:
-    # The SDK's error (or the requests/urllib3 one under it) may quote the request URL and its SAS;
-    # it is chained under ours, and durabletask copies chained messages into failure details.
-    scrub_exception(exc)
-    if isinstance(exc, ResourceNotFoundError):
-        return PayloadNotFoundError(target, _describe(exc))
-    if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
-        transient = True  # no answer: could not connect, or the connection broke or timed out
-    else:
-        transient = is_transient_status(getattr(exc, "status_code", None))
-    return store_failure(operation, target, _describe(exc), transient=transient)
-
-
-class BlobPayloadStore(PayloadStore):
+class BlobPayloadStore(DriverPayloadStore):
     """Stores payloads as blobs in Azure Blob Storage, as the .NET and Java SDKs do.
 
     Writes go to ``options.container_name``, one blob per distinct payload of an
@@ -120,23 +70,18 @@ class BlobPayloadStore(PayloadStore):
     """
 
     def __init__(self, options: BlobPayloadStoreOptions) -> None:
-        self._options = options
+        self._blob_options = options
         install_log_redaction()
         register_secrets(secrets_of(options.connection_string, options.credential))
-        self._sync = self._new_client(asynchronous=False)
+        self._sync = new_service_client(options, asynchronous=False)
         register_secrets(secrets_of(None, getattr(self._sync, "credential", None)))
         self._account_url = own_endpoint(self._sync, options)
         self._readable = frozenset((options.container_name, *options.allowed_containers))
-        self._retry = RetryPolicy.from_options(options)
-        self._container_ready = False
-        self._container_lock = threading.Lock()
         # aiohttp sessions belong to one event loop: keep one client per loop.
-        self._aio_clients: PerLoop[Any] = PerLoop(lambda: self._new_client(asynchronous=True))
+        aio_clients: PerLoop[Any] = PerLoop(lambda: new_service_client(options, asynchronous=True))
         # A sync token credential cannot serve the aio client: fall back to threads.
         self._aio_native = aio_native(options.credential, options.async_credential)
-        self._own = new_account(
-            self._account_url, self._readable, self._sync, self._aio_clients, self._aio_native
-        )
+        self._own = new_account(self._account_url, self._readable, self._sync, aio_clients, self._aio_native)
         self._accounts = {self._account_url.lower(): self._own}
         for account in options.allowed_accounts:
             assert isinstance(account, BlobAccount)  # normalised by the options
@@ -145,6 +90,20 @@ class BlobPayloadStore(PayloadStore):
                 raise ValueError(f"allowed_accounts lists this store's own account ({account.account_url})")
             register_secrets(secrets_of(None, account.credential))
             self._accounts[key] = other_account(account, options, self._sync, self._readable)
+        # One driver per (account, container) this store may read; the first writes.
+        self._state = StoreState()
+        self._drivers_at: dict[tuple[str, str], BlobDriver] = {}
+        for key, readable in self._accounts.items():
+            containers = sorted(readable.readable)
+            if readable is self._own:  # the written container first: it is the pipeline's driver
+                containers.remove(options.container_name)
+                containers.insert(0, options.container_name)
+            for container in containers:
+                self._drivers_at[key, container] = BlobDriver(
+                    readable, container, options, self._account_url, self._state
+                )
+        drivers = list(self._drivers_at.values())
+        super().__init__(drivers[0], options, readers=drivers[1:])
 
     @classmethod
     def from_connection_string(cls, connection_string: str, **options: Any) -> BlobPayloadStore:
@@ -164,14 +123,10 @@ class BlobPayloadStore(PayloadStore):
         """
         return cls(BlobPayloadStoreOptions(account_url=account_url, credential=credential, **options))
 
-    def _new_client(self, *, asynchronous: bool) -> Any:
-        """Make a service client for this store's own account."""
-        return new_service_client(self._options, asynchronous=asynchronous)
-
     @property
     def options(self) -> BlobPayloadStoreOptions:
         """The settings of this store."""
-        return self._options
+        return self._blob_options
 
     @property
     def account_url(self) -> str:
@@ -201,12 +156,6 @@ class BlobPayloadStore(PayloadStore):
             return False
         return True
 
-    def _token(self, name: str) -> str:
-        container = self._options.container_name
-        if self._options.token_version == "v2":  # noqa: S105 - a format version, not a secret
-            return format_blob_token_v2(self._account_url, container, name)
-        return format_blob_token_v1(container, name)
-
     def _locate(self, token: str) -> Location:
         """Where the payload of a token this store may read is; refuse other tokens before any I/O."""
         parsed = parse_blob_token(token)
@@ -230,236 +179,53 @@ class BlobPayloadStore(PayloadStore):
             raise InvalidPayloadTokenError(token, f"container {parsed.container!r} is not {where}")
         return Location(parsed.container, parsed.blob_name, account)
 
-    # -- writing ------------------------------------------------------------------------
+    def _route(self, token: str) -> tuple[StorageDriver, str]:
+        """Pick the driver of a token this store may read; refuse others, saying why, before any I/O."""
+        container, name, account = self._locate(token)
+        return self._drivers_at[account.endpoint.lower(), container], name
 
-    def _upload_kwargs(self, encoded: EncodedPayload, instance_id: str | None) -> dict[str, Any]:
-        return upload_kwargs(self._options, self.account_url, encoded, instance_id)
+    # -- what the pipeline does not say the Blob way --------------------------------------
 
-    def _blob_kwargs(self) -> dict[str, Any]:
-        # The customer-provided key, when there is one: every request on a payload blob needs it.
-        return blob_kwargs(self._options, self.account_url)
+    def inspect(self, token: str) -> PayloadInfo:
+        """Describe the blob behind *token* from its properties (one HEAD, no download)."""
+        # The pipeline names the blob in the store's token version; the caller's token is the answer.
+        return dataclasses.replace(super().inspect(token), token=token)
 
-    def _ensure_container(self) -> None:
-        if self._container_ready:
-            return
-        with self._container_lock:
-            if not self._container_ready:
-                with creating_container():
-                    self._own.containers.get(self._options.container_name).create_container()
-                self._container_ready = True
-
-    async def _ensure_container_async(self) -> None:
-        if self._container_ready:
-            return
-        with creating_container():
-            await self._own.aio_containers.get().get(self._options.container_name).create_container()
-        self._container_ready = True
-
-    def upload(self, data: bytes, *, instance_id: str | None = None) -> str:
-        """Store *data* as a blob (once per instance and content) and return its token.
-
-        A payload this store has recently moved (it is in :attr:`cache`) is only
-        checked with a HEAD request: if the blob is still there, nothing is
-        sent. A blob already at the name (HTTP 409) counts as stored only once
-        it is verified to be this payload; anything else there is replaced, on
-        the condition that it is still the blob that was checked (its ETag).
-        """
-        encoded = encode_payload(data, self._options, instance_id)
-        token = self._token(encoded.name)
-        io = ContainerIO(
-            self._own.containers.get(self._options.container_name),
-            self._ensure_container,
-            self._container_gone,
-        )
-        if token in self.cache and run(self._still_there(encoded.name), io):
-            return token
-        write = self._write(encoded, token, instance_id)
-
-        def put() -> None:
-            try:
-                outcome = store_verified(
-                    encoded,
-                    token,
-                    create=lambda: run(write.create(), io),
-                    read=lambda: run(write.read(), io),
-                    replace=lambda tag: run(write.replace(tag), io),
-                )
-            except AzureError as exc:
-                raise _failure(exc, "upload", token) from exc
-            self._log_write(encoded, outcome)
-
-        retrying(put, self._retry)
-        return token
-
-    async def upload_async(self, data: bytes, *, instance_id: str | None = None) -> str:
-        """Async twin of :meth:`upload`."""
-        if not self._aio_native:
-            return await asyncio.to_thread(self.upload, data, instance_id=instance_id)
-        encoded = encode_payload(data, self._options, instance_id)
-        token = self._token(encoded.name)
-        io = AsyncContainerIO(
-            self._own.aio_containers.get().get(self._options.container_name),
-            self._ensure_container_async,
-            self._container_gone,
-        )
-        if token in self.cache and await run_async(self._still_there(encoded.name), io):
-            return token
-        write = self._write(encoded, token, instance_id)
-
-        async def put() -> None:
-            try:
-                outcome = await store_verified_async(
-                    encoded,
-                    token,
-                    create=lambda: run_async(write.create(), io),
-                    read=lambda: run_async(write.read(), io),
-                    replace=lambda tag: run_async(write.replace(tag), io),
-                )
-            except AzureError as exc:
-                raise _failure(exc, "upload", token) from exc
-            self._log_write(encoded, outcome)
-
-        await retrying_async(put, self._retry)
-        return token
-
-    def _write(self, encoded: EncodedPayload, token: str, instance_id: str | None) -> BlobWrite:
-        return BlobWrite(
-            self._upload_kwargs(encoded, instance_id),
-            token=token,
-            options=self._options,
-            account_url=self.account_url,
-        )
-
-    def _still_there(self, name: str) -> Flow[bool]:
-        """Whether a blob exists; False when the check itself fails (the write then decides)."""
-        try:
-            yield op("blob_properties", name, **self._blob_kwargs())
-        except AzureError:
-            return False
-        return True
-
-    def _container_gone(self) -> None:
-        self._container_ready = False
-
-    @staticmethod
-    def _log_write(encoded: EncodedPayload, outcome: str) -> None:
-        if outcome == CREATED:
-            _log.info("Stored %d bytes as blob %s (%d stored)", encoded.size, encoded.name, len(encoded.body))
-        elif outcome == REPLACED:
-            _log.warning("Blob %s did not hold the payload its name certifies; replaced it", encoded.name)
-        else:
-            _log.debug("Blob %s already holds this payload", encoded.name)
-
-    # -- reading ------------------------------------------------------------------------
-
-    def download(self, token: str) -> bytes:
-        """Return the payload behind *token* (v1 or v2), verified as far as its name allows.
-
-        A blob above the read limit (``max_read_payload_bytes``) is refused
-        after the first bounded GET, before it is read whole.
-        """
-        location = self._locate(token)
-        io = ContainerIO(location.account.containers.get(location.container))
-        properties, body = retrying(lambda: run(self._get(token, location), io), self._retry)
-        return self._decode(properties, body, token, location)
-
-    async def download_async(self, token: str) -> bytes:
-        """Async twin of :meth:`download`."""
-        location = self._locate(token)
-        if not location.account.aio_native:
-            return await asyncio.to_thread(self.download, token)
-        io = AsyncContainerIO(location.account.aio_containers.get().get(location.container))
-        properties, body = await retrying_async(
-            lambda: run_async(self._get(token, location), io), self._retry
-        )
-        return self._decode(properties, body, token, location)
-
-    def _get(self, token: str, location: Location) -> Flow[tuple[Any, bytes]]:
-        """One attempt at reading a blob: the first GET is bounded, so an oversized one stops there."""
-        extra = self._blob_kwargs() if location.account is self._own else {}
-        try:
-            # decompress=False: the SDK would otherwise inflate gzip blobs by itself.
-            stream = yield op("download_blob", location.name, decompress=False, **extra)
-            check_blob_size(stream.properties, token, self._options)
-            body = yield op("readall", stream)
-        except AzureError as exc:
-            raise _failure(exc, "download", token) from exc
-        return stream.properties, body
-
-    def _decode(self, properties: Any, body: bytes, token: str, location: Location) -> bytes:
-        _log.info("Read blob %s/%s (%d bytes stored)", location.container, location.name, len(body))
-        return decode_blob(properties, body, token, location.name, self._options)
+    def list_payloads(self) -> Iterator[PayloadInfo]:
+        """Yield every payload blob (32-hex name) in ``container_name`` (not the allowed ones)."""
+        driver = self.driver
+        for found in driver.list_objects():
+            yield self._info(driver.token_for(found.name), found.meta, found.stored_size)
 
     # -- lifecycle ----------------------------------------------------------------------
 
-    def delete(self, token: str) -> bool:
-        """Delete the blob behind *token*; False if it was already gone."""
-        container, name, account = self._locate(token)
-        self._forget(token)
-
-        def delete() -> bool:
-            try:
-                account.containers.get(container).delete_blob(name)
-            except ResourceNotFoundError:
-                return False
-            except AzureError as exc:
-                raise _failure(exc, "delete", token) from exc
-            return True
-
-        return retrying(delete, self._retry)
-
-    def inspect(self, token: str) -> PayloadInfo:
-        """Describe the blob behind *token* from its properties (no download)."""
-        container, name, account = self._locate(token)
-        blob = account.containers.get(container).get_blob_client(name)
-        extra = self._blob_kwargs() if account is self._own else {}
-
-        def head() -> Any:
-            try:
-                return blob.get_blob_properties(**extra)
-            except AzureError as exc:
-                raise _failure(exc, "inspect", token) from exc
-
-        return _info(token, retrying(head, self._retry))
-
-    def list_payloads(self) -> Iterator[PayloadInfo]:
-        """Yield every payload blob (32-hex name) in ``container_name``."""
-        container = self._own.containers.get(self._options.container_name)
-        try:
-            for blob in container.list_blobs(include=["metadata"]):
-                if is_content_name(blob.name):
-                    yield _info(self._token(blob.name), blob)
-        except ResourceNotFoundError:
-            return
-        except AzureError as exc:
-            raise _failure(exc, "list", self._options.container_name) from exc
-
     def close(self) -> None:
-        """Close the sync clients and the transfer threads."""
+        """End the store: close its clients. Later calls raise ``PayloadStoreClosedError``.
+
+        From an event loop that used the async methods, call :meth:`aclose` first
+        (or use ``async with``): that loop's async clients are bound to it.
+        """
+        self._state.closed = True
         for account in self._accounts.values():
             account.sync.close()
         super().close()
 
     async def aclose(self) -> None:
-        """Close the sync clients and this event loop's async clients."""
+        """Close this event loop's async clients and the idle sync connections.
+
+        Unlike :meth:`close`, the store stays usable: another event loop, or a
+        later sync call, opens connections again. aiohttp sessions belong to
+        the loop that made them, so each loop that used the store calls this
+        before it ends.
+        """
         for account in self._accounts.values():
-            account.aio_containers.pop()  # they belong to the client closed here
-            client = account.aio_clients.pop()
-            if client is not None:
-                await client.close()
-        self.close()
+            await _close_aio(account)
+            release_connections(account.sync)
+        super().close()  # the transfer threads (the drivers hold nothing of their own)
 
 
-def _info(token: str, properties: Any) -> PayloadInfo:
-    metadata = properties.metadata or {}
-    size = metadata.get(META_SIZE)
-    instance = metadata.get(META_INSTANCE)
-    return PayloadInfo(
-        token=token,
-        size=int(size) if size and size.isdigit() else None,
-        stored_size=int(properties.size),
-        content_encoding=properties.content_settings.content_encoding or "identity",
-        sha256=metadata.get(META_SHA256),
-        instance_id=unquote(instance) if instance is not None else None,
-        created=properties.creation_time,
-    )
+async def _close_aio(account: Account) -> None:
+    account.aio_containers.pop()  # they belong to the client closed here
+    client = account.aio_clients.pop()
+    if client is not None:
+        await client.close()

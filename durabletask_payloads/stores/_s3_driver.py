@@ -23,9 +23,7 @@ from obstore.store import S3Store
 
 from .._codec import max_stored_body
 from .._driver import DriverCapabilities, ObjectInfo, PutItem, StorageDriver, StoredObject
-from .._read_back import existing
 from .._token import S3_V1_PREFIX, format_s3_token, is_content_name, parse_s3_token
-from .._verified_write import FOUND, Existing, store_verified
 from ._s3_objects import attributes, failure, object_meta, put_object
 from ._s3_options import S3PayloadStoreOptions
 
@@ -48,7 +46,7 @@ class S3Driver(StorageDriver):
 
     """
 
-    capabilities = DriverCapabilities(native_async=False)
+    capabilities = DriverCapabilities(native_async=False, confirm=True)
 
     def __init__(self, options: S3PayloadStoreOptions, bucket: str, credentials: Any) -> None:
         self.options = options
@@ -136,25 +134,7 @@ class S3Driver(StorageDriver):
     # -- objects ----------------------------------------------------------------------------
 
     def put_one(self, item: PutItem) -> bool:
-        if not item.known_present:
-            return self.replace_one(item, None)
-        if self._exists(item.name):
-            return False  # stored recently and still there: nothing is sent
-        # The HEAD could not confirm it (gone, or the check failed), and the pipeline takes this
-        # answer as final: a 412 here must not pass for "there" unverified. Write as for a payload
-        # never seen: PUT, on 412 read the object back and verify it, replace a bad copy.
-        return self._verified_put(item)
-
-    def _verified_put(self, item: PutItem) -> bool:
-        token = self.token_for(item.name)
-        outcome = store_verified(
-            item.payload,
-            token,
-            create=lambda: self.replace_one(item, None),
-            read=lambda: self._read_back(item.name, token),
-            replace=lambda tag: self.replace_one(item, tag),
-        )
-        return outcome != FOUND
+        return self.replace_one(item, None)
 
     def replace_one(self, item: PutItem, tag: object) -> bool:
         # If-None-Match: * to create, If-Match: <ETag> to replace exactly the object checked.
@@ -164,11 +144,8 @@ class S3Driver(StorageDriver):
             self.client(), self.key(item.name), self.token_for(item.name), item.payload, headers, mode=mode
         )
 
-    def _read_back(self, name: str, token: str) -> Existing | None:
-        return existing(self.get_one(name, max_stored_body(self.options)), token, self.options)
-
-    def _exists(self, name: str) -> bool:
-        """Whether an object exists; False when the check itself fails (the verified write then decides)."""
+    def confirm_one(self, name: str) -> bool:
+        """Whether the object is there (one HEAD); False also when the HEAD fails: the pipeline writes."""
         try:
             obstore.head(self.client(), self.key(name))
         except (BaseError, OSError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import uuid
@@ -16,6 +17,8 @@ from durabletask_payloads import (
     BlobPayloadStoreOptions,
     InvalidPayloadTokenError,
     PayloadNotFoundError,
+    PayloadStoreClosedError,
+    PayloadStoreRefusedError,
 )
 
 from ..faults import ConnectionCounter, assert_refused_before_any_io
@@ -162,6 +165,51 @@ class TestRefusals:
         with BlobPayloadStore(_options(azurite, allowed_containers=[other])) as lenient:
             assert lenient.download(token) == b"written by .NET"
             assert lenient.upload(b"x").split(":")[2] == lenient.options.container_name
+
+
+class TestClose:
+    """close() ends the store: every later call says so, before any request; aclose() ends a loop's use."""
+
+    def test_every_call_after_close_names_the_cause_and_the_fix(self, azurite: Azurite) -> None:
+        with ConnectionCounter() as port:
+            options = _options(
+                azurite, connection_string=dev_connection_string(f"http://127.0.0.1:{port.port}")
+            )
+            store = BlobPayloadStore(options)
+            store.close()
+            token = f"blob:v1:{options.container_name}:" + "0" * 32
+            calls = {
+                "upload": lambda: store.upload(b"after close"),
+                "download": lambda: store.download(token),
+                "inspect": lambda: store.inspect(token),
+                "delete": lambda: store.delete(token),
+                "list": lambda: list(store.list_payloads()),
+                "upload_async": lambda: asyncio.run(store.upload_async(b"after close")),
+                "download_async": lambda: asyncio.run(store.download_async(token)),
+            }
+            for name, call in calls.items():
+                with pytest.raises(PayloadStoreClosedError, match=r"closed.*Create a new store") as caught:
+                    call()
+                assert isinstance(caught.value, PayloadStoreRefusedError), name  # permanent
+                assert not caught.value.transient, name
+            assert port.count() == 0
+
+    def test_the_store_is_usable_after_aclose(self, store: BlobPayloadStore) -> None:
+        async def one_loop() -> str:
+            try:
+                return await store.upload_async(b"first loop")
+            finally:
+                await store.aclose()
+
+        async def another_loop(token: str) -> bytes:
+            try:
+                return await store.download_async(token)
+            finally:
+                await store.aclose()
+
+        token = asyncio.run(one_loop())
+        assert store.download(token) == b"first loop"  # the sync client reconnects
+        assert asyncio.run(another_loop(token)) == b"first loop"
 
 
 class TestSecrets:

@@ -79,6 +79,7 @@ class TestPickling:
             dp.PayloadStoreRefusedError("delete", "t", "HTTP 403"),
             dp.UnsupportedOperationError("SomeStore", "list"),
             dp.PayloadError("a message of its own"),
+            dp.PayloadStoreClosedError("BlobPayloadStore", "upload", "t"),
         ],
     )
     def test_round_trips_with_the_same_message(self, err: dp.PayloadError) -> None:
