@@ -16,6 +16,11 @@ once, against 1.4 to 5 times without the cold tier (docs/performance.md, "At
 load"). A hit on a cold payload inflates it (about 0.7 ms per 300 KiB, against
 3 to 5 ms of CPU to download it again) and leaves it cold: promoting it would
 deflate another payload in exchange.
+
+Beside the payloads, the cache remembers the tokens its store moved lately
+(:meth:`remember`, :meth:`knows`), a few thousand of them, whether or not their
+payloads are still kept: a store that can confirm an object cheaply asks only
+that for a payload it knows, instead of sending it again.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import threading
 from collections import OrderedDict
 
 from ._compression import deflate_raw, inflate_raw
+from ._recent import RecentTokens
 
 __all__ = ["PayloadCache"]
 
@@ -53,6 +59,7 @@ class PayloadCache:
         # The hot tier gets a quarter of the capacity: the rest holds several times more cold payloads.
         self._hot_max = max_bytes // 4
         self._lock = threading.Lock()
+        self._known = RecentTokens()
         self.hits = 0
         self.misses = 0
 
@@ -70,6 +77,15 @@ class PayloadCache:
     def is_hot(self, token: str) -> bool:
         """Whether *token*'s payload is kept as it is, so that :meth:`get` costs only a lookup."""
         return token in self._hot or token in self._cooling
+
+    def remember(self, token: str) -> None:
+        """Note that *token*'s payload was stored or read just now (nothing is kept when disabled)."""
+        if self._max_bytes > 0:
+            self._known.add(token)
+
+    def knows(self, token: str) -> bool:
+        """Whether *token*'s payload was moved lately, kept here or not."""
+        return token in self._known or token in self
 
     def get(self, token: str) -> bytes | None:
         """Return the cached payload for *token*, or None."""
@@ -152,6 +168,7 @@ class PayloadCache:
         with self._lock:
             self._drop(token)
             self._cooling.pop(token, None)
+        self._known.discard(token)
 
     def clear(self) -> None:
         """Forget everything."""
@@ -161,3 +178,4 @@ class PayloadCache:
             self._cooling.clear()
             self._size = 0
             self._hot_size = 0
+        self._known.clear()

@@ -107,21 +107,16 @@ class StoredObject:
 
 @dataclass(frozen=True)
 class PutItem:
-    """One object to write: its name, metadata and body, and what the pipeline already knows.
+    """One object to write: its name, metadata and body.
 
     Attributes:
         payload: The encoded payload (private to the pipeline; use the properties).
-        known_present: The pipeline stored or read this name recently: a driver
-            that can should confirm it with a cheap existence check instead of
-            sending the body, and report it as already there. (A driver with
-            ``capabilities.confirm`` is asked :meth:`StorageDriver.confirm_one`
-            instead, and never sees such an item.)
+        instance_id: The instance that writes it, recorded in its metadata.
 
     """
 
     payload: EncodedPayload = field(repr=False)
     instance_id: str | None = None
-    known_present: bool = False
 
     @property
     def name(self) -> str:
@@ -151,8 +146,9 @@ class DriverCapabilities:
         native_async: The async twins are the driver's own, not sync calls in a thread.
         confirm: ``confirm_one`` works: the pipeline asks it whether a payload it
             moved recently is still there before sending it again, and does the
-            verified write when the answer is no. Without it, a ``known_present``
-            item goes to ``put_one``, which confirms as it can.
+            verified write when the answer is no (a wrong "no" costs a write, a
+            wrong "yes" is never made). Without it, every write is a verified
+            write: ``put_one``, and on a taken name a read back.
         foreign_names: Other writers (the .NET and Java SDKs) store objects here
             under version-4 GUID names, which certify nothing about the content:
             such an object is only checked against the hash in its metadata, if any.

@@ -157,15 +157,11 @@ class DriverPayloadStore(PayloadStore):
         encoded = encode_payload(data, self._options, instance_id)
         driver = self._driver
         token = driver.token_for(encoded.name)
-        item = PutItem(encoded, instance_id, known_present=token in self.cache)
-        if item.known_present and driver.capabilities.confirm:
-            # Seen stored recently: one cheap check; when it finds nothing, the verified write decides.
-            if (yield _call(driver, "confirm", [encoded.name]))[0]:
-                return token
-            item = PutItem(encoded, instance_id)
-        elif item.known_present:
-            # Seen stored recently: the driver confirms cheaply, and its word is taken.
-            yield _call(driver, "put", [item])
+        item = PutItem(encoded, instance_id)
+        # Seen stored recently: one cheap check; when it finds nothing, the verified write decides.
+        confirmed = driver.capabilities.confirm and self.cache.knows(token)
+        if confirmed and (yield _call(driver, "confirm", [encoded.name]))[0]:
+            self.cache.remember(token)
             return token
         write = verified_write(encoded, token)
         answer: object = None
@@ -187,6 +183,7 @@ class DriverPayloadStore(PayloadStore):
                 driver.describe(),
                 token,
             )
+        self.cache.remember(token)
         return token
 
     def _existing(self, driver: StorageDriver, name: str, token: str) -> Flow[Existing | None]:
@@ -203,7 +200,9 @@ class DriverPayloadStore(PayloadStore):
         found = (yield _call(driver, "get", [name], max_stored_body(self._options)))[0]
         if found is None:
             raise PayloadNotFoundError(token, driver.missing(name))
-        return self._decode(token, found, driver)
+        data = self._decode(token, found, driver)
+        self.cache.remember(token)
+        return data
 
     def _decode(self, token: str, found: StoredObject, driver: StorageDriver) -> bytes:
         if found.damage is not None:

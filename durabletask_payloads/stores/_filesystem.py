@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .._codec import MAX_RECORD_HEADER, parse_record_header, record_header, record_info
 from .._deprecation import warn_renamed
-from .._driver import ObjectInfo, ObjectMeta, PutItem, StorageDriver, StoredObject
+from .._driver import DriverCapabilities, ObjectInfo, ObjectMeta, PutItem, StorageDriver, StoredObject
 from .._exceptions import (
     PayloadError,
     PayloadIntegrityError,
@@ -60,6 +60,7 @@ class _FileDriver(StorageDriver):
     """Records (a JSON header line, then the body) at ``root/<first two hex>/<name>``, no link followed."""
 
     scheme = _SCHEME
+    capabilities = DriverCapabilities(confirm=True)
 
     def __init__(self, root: Path, fsync: bool) -> None:
         self.root = root
@@ -119,6 +120,18 @@ class _FileDriver(StorageDriver):
 
     def put_one(self, item: PutItem) -> bool:
         return self._write(item, only_if_free=True)
+
+    def confirm_one(self, name: str) -> bool:
+        # One stat, no link followed: only a regular file counts (anything else is for the
+        # verified write to replace); a failed check is a "no" as well.
+        try:
+            with self._shard(name, "upload") as shard:
+                if shard is None:
+                    return False
+                found = os.stat(name, dir_fd=shard, follow_symlinks=False)
+        except (OSError, PayloadError):
+            return False
+        return stat.S_ISREG(found.st_mode)
 
     def replace_one(self, item: PutItem, tag: object) -> bool:
         # A rename replaces whatever is at the name (a link itself, never its target): no tag to check.

@@ -34,7 +34,7 @@ class _MemoryDriver(StorageDriver):
 
     scheme = "memory"
     # Its async twins run inline (there is no I/O to wait for), so the pipeline awaits them directly.
-    capabilities = DriverCapabilities(native_async=True)
+    capabilities = DriverCapabilities(native_async=True, confirm=True)
 
     def __init__(self) -> None:
         self.objects: dict[str, _Stored] = {}
@@ -47,6 +47,10 @@ class _MemoryDriver(StorageDriver):
         with self.lock:
             taken = item.name in self.objects
         return not taken and self.replace_one(item, None)
+
+    def confirm_one(self, name: str) -> bool:
+        with self.lock:
+            return name in self.objects
 
     def replace_one(self, item: PutItem, tag: object) -> bool:
         meta = item.meta
@@ -100,6 +104,9 @@ class _MemoryDriver(StorageDriver):
 
     async def delete_async(self, names: Sequence[str]) -> list[bool]:
         return self.delete(names)
+
+    async def confirm_async(self, names: Sequence[str]) -> list[bool]:
+        return self.confirm(names)
 
 
 class InMemoryPayloadStore(DriverPayloadStore):

@@ -60,7 +60,7 @@ class RedisDriver(StorageDriver):
     with the sync methods.
     """
 
-    capabilities = DriverCapabilities(native_async=True)
+    capabilities = DriverCapabilities(native_async=True, confirm=True)
 
     def __init__(self, options: RedisPayloadStoreOptions) -> None:
         self._options = options
@@ -169,9 +169,6 @@ class RedisDriver(StorageDriver):
         key = self.key(item.name)
         client = self.sync
         try:
-            # Known to be stored: if the key is still there, nothing is sent.
-            if item.known_present and client.exists(key):
-                return False
             return self._stored(item, bool(client.set(key, self._value(item), nx=True, px=self._ttl)))
         except RedisError as exc:
             raise self._failure(exc, "upload", item.name) from exc
@@ -196,6 +193,13 @@ class RedisDriver(StorageDriver):
         except RedisError as exc:
             raise self._failure(exc, "upload", item.name) from exc
         return self._stored(item, True)
+
+    def confirm_one(self, name: str) -> bool:
+        # One EXISTS; a failed check is a "no": the pipeline's verified write then decides.
+        try:
+            return bool(self.sync.exists(self.key(name)))
+        except RedisError:
+            return False
 
     def get_one(self, name: str, max_bytes: int) -> StoredObject | None:
         """Read at most the largest record this store reads, plus one byte.
@@ -256,8 +260,6 @@ class RedisDriver(StorageDriver):
         key = self.key(item.name)
         client = self._aio_clients.get()
         try:
-            if item.known_present and await client.exists(key):
-                return False
             written = await client.set(key, self._value(item), nx=True, px=self._ttl)
         except RedisError as exc:
             raise self._failure(exc, "upload", item.name) from exc
@@ -282,6 +284,12 @@ class RedisDriver(StorageDriver):
         except RedisError as exc:
             raise self._failure(exc, "upload", item.name) from exc
         return self._stored(item, True)
+
+    async def _confirm_one_async(self, name: str) -> bool:
+        try:
+            return bool(await self._aio_clients.get().exists(self.key(name)))
+        except RedisError:
+            return False
 
     async def _get_one_async(self, name: str, max_bytes: int) -> StoredObject | None:
         key, bound = self.key(name), MAX_RECORD_HEADER + max_bytes
@@ -324,6 +332,9 @@ class RedisDriver(StorageDriver):
 
     async def head_async(self, names: Sequence[str]) -> list[ObjectInfo | None]:
         return [await self._head_one_async(name) for name in names]
+
+    async def confirm_async(self, names: Sequence[str]) -> list[bool]:
+        return [await self._confirm_one_async(name) for name in names]
 
     async def delete_async(self, names: Sequence[str]) -> list[bool]:
         return [await self._delete_one_async(name) for name in names]

@@ -71,6 +71,7 @@ class TestWrites:
     ) -> None:
         token = store.upload(b"original", instance_id="i")
         raw.set(_key(token), b"replaced by someone else")
+        store.cache.clear()  # a fresh worker: nothing known, so the object is read and checked
         assert store.upload(b"original", instance_id="i") == token
         assert store.download(token) == b"original"
 

@@ -75,6 +75,7 @@ class TestConditionalCreate:
         """If-None-Match: * makes the server refuse the PUT; 'already stored' needs the object verified."""
         token = store.upload(b"original", instance_id="i")
         s3.put_object(Bucket=bucket, Key=_key(token), Body=b"replaced by someone else")
+        store.cache.clear()  # a fresh worker: nothing known, so the object is read and checked
         assert store.upload(b"original", instance_id="i") == token
         assert store.download(token) == b"original"
 

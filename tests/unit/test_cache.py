@@ -6,6 +6,7 @@ import os
 import threading
 
 from durabletask_payloads._cache import MIN_DEFLATE, PayloadCache
+from durabletask_payloads._recent import RecentTokens
 
 
 def _json(n: int, size: int = 20_000) -> bytes:
@@ -107,3 +108,38 @@ class TestHotTier:
         assert cache.is_hot("new")
         assert "old" in cache and not cache.is_hot("old")  # kept, but deflated
         assert not cache.is_hot("absent")
+
+
+class TestKnownTokens:
+    def test_a_token_stays_known_after_its_payload_is_evicted(self) -> None:
+        cache = PayloadCache(4096)
+        cache.remember("t1")
+        cache.put("t1", os.urandom(1500))
+        for n in range(2, 12):  # push t1's payload out (random bytes do not deflate)
+            cache.put(f"t{n}", os.urandom(1500))
+        assert cache.get("t1") is None
+        assert cache.knows("t1")
+        assert not cache.knows("never")
+
+    def test_discard_and_clear_forget_tokens_too(self) -> None:
+        cache = PayloadCache(4096)
+        for token in ("a", "b"):
+            cache.remember(token)
+        cache.discard("a")
+        assert not cache.knows("a")
+        assert cache.knows("b")
+        cache.clear()
+        assert not cache.knows("b")
+
+    def test_a_disabled_cache_knows_nothing(self) -> None:
+        cache = PayloadCache(0)
+        cache.remember("t")
+        assert not cache.knows("t")
+
+    def test_the_record_is_bounded(self) -> None:
+        known = RecentTokens(capacity=3)
+        for token in "abcd":
+            known.add(token)
+        assert len(known) == 3
+        assert "a" not in known
+        assert "d" in known

@@ -40,7 +40,7 @@ class Recording(StorageDriver):
     def __init__(self, scheme: str = "rec", failures: Sequence[Exception] = ()) -> None:
         self.scheme = scheme
         self.objects: dict[str, tuple[bytes, ObjectMeta]] = {}
-        self.calls: list[tuple[str, str, bool]] = []
+        self.calls: list[tuple[str, str]] = []
         self.failures = list(failures)
 
     def _fail(self) -> None:
@@ -48,7 +48,7 @@ class Recording(StorageDriver):
             raise self.failures.pop(0)
 
     def put_one(self, item: PutItem) -> bool:
-        self.calls.append(("put", item.name, item.known_present))
+        self.calls.append(("put", item.name))
         self._fail()
         if item.name in self.objects:
             return False
@@ -56,12 +56,12 @@ class Recording(StorageDriver):
         return True
 
     def replace_one(self, item: PutItem, tag: object) -> bool:
-        self.calls.append(("replace", item.name, item.known_present))
+        self.calls.append(("replace", item.name))
         self.objects[item.name] = (item.body, item.meta)
         return True
 
     def get_one(self, name: str, max_bytes: int) -> StoredObject | None:
-        self.calls.append(("get", name, False))
+        self.calls.append(("get", name))
         self._fail()
         if name not in self.objects:
             return None
@@ -70,7 +70,7 @@ class Recording(StorageDriver):
 
 
 def _ops(driver: Recording) -> list[str]:
-    return [op for op, _, _ in driver.calls]
+    return [op for op, _ in driver.calls]
 
 
 class TestWrites:
@@ -79,7 +79,7 @@ class TestWrites:
         store = DriverPayloadStore(driver, OPTIONS)
         token = store.upload(b"payload", instance_id="i")
         assert token == driver.token_for(token[-32:])
-        assert driver.calls == [("put", token[-32:], False)]
+        assert driver.calls == [("put", token[-32:])]
         assert isinstance(store, PayloadStore)
 
     def test_a_taken_name_is_read_back_and_verified_before_it_counts(self) -> None:
@@ -100,14 +100,15 @@ class TestWrites:
         assert _ops(driver) == ["put", "get", "replace"]
         assert store.download(token) == b"payload"
 
-    def test_the_driver_is_told_what_the_pipeline_saw_stored(self) -> None:
-        """After a batch stored it, a name is put with known_present, and not read back."""
+    def test_without_confirm_a_name_seen_stored_is_still_a_verified_write(self) -> None:
+        """A driver that cannot confirm cheaply is never taken at its word: put, then read back."""
         driver = Recording()
         store = DriverPayloadStore(driver, OPTIONS)
         (token,) = store.upload_many([b"payload"], instance_id="i")
+        assert token in store.cache
         driver.calls.clear()
         assert store.upload(b"payload", instance_id="i") == token
-        assert driver.calls == [("put", token[-32:], True)]
+        assert driver.calls == [("put", token[-32:]), ("get", token[-32:])]
 
 
 class TestReads:
@@ -197,8 +198,4 @@ class TestAsync:
             assert await async_store.download_async(token) == b"payload"
 
         asyncio.run(scenario())
-        assert (
-            async_driver.calls
-            == sync_driver.calls
-            == [("put", token[-32:], False), ("get", token[-32:], False)]
-        )
+        assert async_driver.calls == sync_driver.calls == [("put", token[-32:]), ("get", token[-32:])]
