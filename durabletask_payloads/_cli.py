@@ -82,7 +82,6 @@ def _serve(args: argparse.Namespace, store: PayloadStore, out: TextIO, err: Text
     from aiohttp import web
 
     from ._viewer import create_app
-    from ._viewer_backend import parse_metadata
 
     token = os.environ.get(VIEWER_TOKEN_ENV) or None
     try:
@@ -90,7 +89,7 @@ def _serve(args: argparse.Namespace, store: PayloadStore, out: TextIO, err: Text
             store,
             backend=args.backend,
             secure=args.secure,
-            metadata=parse_metadata(args.metadata + ([f"taskhub={args.taskhub}"] if args.taskhub else [])),
+            metadata=[*args.metadata, *([("taskhub", args.taskhub)] if args.taskhub else [])],
             bearer_token=token,
             max_response_bytes=args.max_response_bytes,
             preview_bytes=args.preview_bytes,
@@ -191,16 +190,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8765, help="port to listen on (default 8765)")
-    serve.add_argument("--backend", help="the Durable Task sidecar host:port, to look up instances")
-    serve.add_argument("--secure", action="store_true", help="use TLS to reach the backend")
-    serve.add_argument("--taskhub", help="the task hub (sent as gRPC metadata taskhub=NAME), as for gc")
-    serve.add_argument(
-        "--metadata",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="more gRPC metadata for the backend, e.g. x-api-key=KEY (repeatable)",
-    )
+    add_backend_options(serve, default=None, purpose=", to look up instances")
     serve.add_argument(
         "--cors-origin",
         action="append",

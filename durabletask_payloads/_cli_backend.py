@@ -11,26 +11,39 @@ from typing import Any
 import grpc
 from durabletask.internal import orchestrator_service_pb2_grpc as stubs
 
+from ._viewer_backend import parse_metadata
+
 __all__ = ["Backend", "add_backend_options", "open_backend"]
 
 DEFAULT_BACKEND = "localhost:4001"
 
 
 def _metadata_item(text: str) -> tuple[str, str]:
-    key, equals, value = text.partition("=")
-    if not equals or not key.strip():
-        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
-    # gRPC refuses upper-case metadata keys at call time; header names are case-insensitive anyway.
-    return key.strip().lower(), value
+    # The viewer's rules, and its messages: they name the key, never the value nor a whole entry
+    # without '=' (a credential given with the wrong separator).
+    try:
+        return parse_metadata([text])[0]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def add_backend_options(parser: argparse.ArgumentParser) -> None:
-    """Add ``--backend``, ``--secure``, ``--taskhub`` and ``--metadata`` to a command."""
+def add_backend_options(
+    parser: argparse.ArgumentParser, *, default: str | None = DEFAULT_BACKEND, purpose: str = ""
+) -> None:
+    """Add ``--backend``, ``--secure``, ``--taskhub`` and ``--metadata`` to a command.
+
+    Args:
+        parser: The command's parser.
+        default: The backend when ``--backend`` is not given (None: no backend).
+        purpose: What the backend is for, added to ``--backend``'s help.
+
+    """
+    shown = f"default {default}" if default else "none by default"
     parser.add_argument(
         "--backend",
-        default=DEFAULT_BACKEND,
+        default=default,
         metavar="HOST:PORT",
-        help=f"the Durable Task sidecar (default {DEFAULT_BACKEND})",
+        help=f"the Durable Task sidecar{purpose} ({shown})",
     )
     parser.add_argument("--secure", action="store_true", help="use TLS to reach the backend")
     parser.add_argument("--taskhub", help="the task hub (sent as gRPC metadata taskhub=NAME)")
