@@ -37,6 +37,7 @@ from ._exceptions import (
     PayloadIntegrityError,
     PayloadNotFoundError,
     PayloadReadLimitError,
+    PayloadStoreClosedError,
 )
 from ._options import LargePayloadStorageOptions, RemoteStoreOptions, read_limit
 from ._retry import RetryPolicy, retrying, retrying_async
@@ -117,6 +118,7 @@ class DriverPayloadStore(PayloadStore):
                 else RetryPolicy(retries=0)
             )
         self._retry = retry
+        self._closed = False
 
     @property
     def options(self) -> LargePayloadStorageOptions:
@@ -153,10 +155,16 @@ class DriverPayloadStore(PayloadStore):
 
     # -- the flows: written once ---------------------------------------------------------
 
+    def _check_open(self, operation: str, target: str) -> None:
+        # A closed driver's own error (the Azure SDK's is a bare ValueError) names neither cause nor fix.
+        if self._closed:
+            raise PayloadStoreClosedError(type(self).__name__, operation, target)
+
     def _upload_flow(self, data: bytes, instance_id: str | None) -> Flow[str]:
         encoded = encode_payload(data, self._options, instance_id)
         driver = self._driver
         token = driver.token_for(encoded.name)
+        self._check_open("upload", token)
         item = PutItem(encoded, instance_id)
         # Seen stored recently: one cheap check; when it finds nothing, the verified write decides.
         confirmed = driver.capabilities.confirm and self.cache.knows(token)
@@ -196,6 +204,7 @@ class DriverPayloadStore(PayloadStore):
         return Existing(found.tag, functools.partial(self._decode, token, found, driver))
 
     def _download_flow(self, token: str) -> Flow[bytes]:
+        self._check_open("download", token)
         driver, name = self._route(token)
         found = (yield _call(driver, "get", [name], max_stored_body(self._options)))[0]
         if found is None:
@@ -221,6 +230,7 @@ class DriverPayloadStore(PayloadStore):
         )
 
     def _delete_flow(self, token: str) -> Flow[bool]:
+        self._check_open("delete", token)
         driver, name = self._route(token)
         self._forget(token)
         deleted: list[bool] = yield _call(driver, "delete", [name])
@@ -261,6 +271,7 @@ class DriverPayloadStore(PayloadStore):
 
     def inspect(self, token: str) -> PayloadInfo:
         """Describe the payload behind *token* from its metadata, without reading its body."""
+        self._check_open("inspect", token)
         driver, name = self._route(token)
         found = retrying(lambda: driver.head([name])[0], self._retry)
         if found is None:
@@ -268,10 +279,16 @@ class DriverPayloadStore(PayloadStore):
         return self._info(driver.token_for(name), found.meta, found.stored_size)
 
     def list_payloads(self) -> Iterator[PayloadInfo]:
-        """Yield every payload the drivers hold."""
-        for driver in self._drivers:
-            for found in driver.list_objects():
-                yield self._info(driver.token_for(found.name), found.meta, found.stored_size)
+        """Yield every payload the writing driver holds.
+
+        Not the *readers*' (other buckets, containers or old backends this store
+        only reads): clean-up lists what it may delete, and those are not this
+        store's to collect.
+        """
+        driver = self._driver
+        self._check_open("list", driver.describe())
+        for found in driver.list_objects():
+            yield self._info(driver.token_for(found.name), found.meta, found.stored_size)
 
     @staticmethod
     def _info(token: str, meta: Any, stored_size: int) -> PayloadInfo:
@@ -286,13 +303,23 @@ class DriverPayloadStore(PayloadStore):
         )
 
     def close(self) -> None:
-        """Close the drivers and end the transfer threads."""
+        """End the store: close the drivers and the transfer threads.
+
+        Every later call raises :class:`~durabletask_payloads.PayloadStoreClosedError`
+        before reaching a driver. Closing twice is harmless.
+        """
+        self._closed = True
         for driver in self._drivers:
             driver.close()
         super().close()
 
     async def aclose(self) -> None:
-        """Async twin of :meth:`close`."""
+        """Release what this event loop holds (its async connections), and the idle sync ones.
+
+        The store stays usable, unlike after :meth:`close`: async clients belong to
+        the loop that made them, so each loop that used the store closes its own
+        (``async with`` does), and another loop or a sync call connects again.
+        """
         for driver in self._drivers:
             await driver.aclose()
         super().close()

@@ -9,7 +9,6 @@ store may not read; the blob requests are the driver's.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from typing import Any
 
 try:
@@ -37,7 +36,7 @@ from ._azure_accounts import (
     release_connections,
     secrets_of,
 )
-from ._azure_driver import BlobDriver, StoreState
+from ._azure_driver import BlobDriver
 from ._azure_options import BlobAccount, BlobPayloadStoreOptions
 
 __all__ = ["BlobAccount", "BlobPayloadStore", "BlobPayloadStoreOptions"]
@@ -91,7 +90,6 @@ class BlobPayloadStore(DriverPayloadStore):
             register_secrets(secrets_of(None, account.credential))
             self._accounts[key] = other_account(account, options, self._sync, self._readable)
         # One driver per (account, container) this store may read; the first writes.
-        self._state = StoreState()
         self._drivers_at: dict[tuple[str, str], BlobDriver] = {}
         for key, readable in self._accounts.items():
             containers = sorted(readable.readable)
@@ -99,9 +97,7 @@ class BlobPayloadStore(DriverPayloadStore):
                 containers.remove(options.container_name)
                 containers.insert(0, options.container_name)
             for container in containers:
-                self._drivers_at[key, container] = BlobDriver(
-                    readable, container, options, self._account_url, self._state
-                )
+                self._drivers_at[key, container] = BlobDriver(readable, container, options, self._account_url)
         drivers = list(self._drivers_at.values())
         super().__init__(drivers[0], options, readers=drivers[1:])
 
@@ -191,12 +187,6 @@ class BlobPayloadStore(DriverPayloadStore):
         # The pipeline names the blob in the store's token version; the caller's token is the answer.
         return dataclasses.replace(super().inspect(token), token=token)
 
-    def list_payloads(self) -> Iterator[PayloadInfo]:
-        """Yield every payload blob (32-hex name) in ``container_name`` (not the allowed ones)."""
-        driver = self.driver
-        for found in driver.list_objects():
-            yield self._info(driver.token_for(found.name), found.meta, found.stored_size)
-
     # -- lifecycle ----------------------------------------------------------------------
 
     def close(self) -> None:
@@ -205,7 +195,6 @@ class BlobPayloadStore(DriverPayloadStore):
         From an event loop that used the async methods, call :meth:`aclose` first
         (or use ``async with``): that loop's async clients are bound to it.
         """
-        self._state.closed = True
         for account in self._accounts.values():
             account.sync.close()
         super().close()

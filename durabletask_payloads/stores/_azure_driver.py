@@ -10,7 +10,7 @@ account's credential can serve an aio client (else in a thread, as the
 pipeline does for any driver without native async).
 
 The store (``_azure_blob.py``) makes one driver per (account, container) it may
-read and owns their clients: it closes them, and a driver refuses every call
+read and owns their clients: it closes them, and the pipeline refuses every call
 after that with :class:`~durabletask_payloads.PayloadStoreClosedError`.
 """
 
@@ -36,7 +36,6 @@ from .._exceptions import (
     InvalidPayloadTokenError,
     PayloadError,
     PayloadNotFoundError,
-    PayloadStoreClosedError,
     store_failure,
 )
 from .._redact import scrub_exception
@@ -62,7 +61,7 @@ from ._azure_transfer import (
     upload_kwargs,
 )
 
-__all__ = ["BlobDriver", "StoreState", "failure"]
+__all__ = ["BlobDriver", "failure"]
 
 _log = logging.getLogger("durabletask_payloads.stores.azure_blob")
 
@@ -92,13 +91,6 @@ def failure(exc: AzureError, operation: str, target: str) -> PayloadError:
     return store_failure(operation, target, _describe(exc), transient=transient)
 
 
-class StoreState:
-    """What a store's drivers share: whether the store was closed (then every call is refused)."""
-
-    def __init__(self) -> None:
-        self.closed = False
-
-
 class BlobDriver(StorageDriver):
     """The blobs of *container* in *account*; tokens ``blob:v1:<container>:<name>`` or ``blob:v2:<URL>``.
 
@@ -108,7 +100,6 @@ class BlobDriver(StorageDriver):
         options: The store's settings (read limit, encryption, token version).
         own_endpoint: The store's own endpoint: a customer-provided key goes with every request
             to it (needs https), and v1 tokens name only its blobs.
-        state: The store's shared state (closed or not).
 
     """
 
@@ -118,14 +109,12 @@ class BlobDriver(StorageDriver):
         container: str,
         options: BlobPayloadStoreOptions,
         own_endpoint: str,
-        state: StoreState,
     ) -> None:
         self.account = account
         self.container = container
         self._options = options
         self._own = account.endpoint.lower() == own_endpoint.lower()
         self._own_endpoint = own_endpoint
-        self._state = state
         self._ready = ContainerState()
         # The SDK refuses the key over http: with it set on such an endpoint, every request is refused.
         self._cpk: Callable[[], dict[str, Any]] = (
@@ -174,17 +163,10 @@ class BlobDriver(StorageDriver):
     def _aio(self) -> AsyncContainerIO:
         return AsyncContainerIO(self.account.aio_containers.get().get(self.container))
 
-    def _check_open(self, operation: str, name: str) -> None:
-        # The SDK's own error after close is a bare ValueError that names neither cause nor fix.
-        if self._state.closed:
-            target = self.token_for(name) if name else self.container
-            raise PayloadStoreClosedError("BlobPayloadStore", operation, target)
-
     # -- the flows: written once --------------------------------------------------------
 
     def _put(self, item: PutItem) -> Flow[bool]:
         """Create the blob if its name is free; False when it is taken (HTTP 409)."""
-        self._check_open("upload", item.name)
         kwargs = upload_kwargs(self._options, self._own_endpoint, item)
         try:
             try:
@@ -206,7 +188,6 @@ class BlobDriver(StorageDriver):
 
     def _replace(self, item: PutItem, tag: object) -> Flow[bool]:
         """Write over the blob with ETag *tag* (None: only if the name is free); False if that changed."""
-        self._check_open("upload", item.name)
         kwargs = conditional(upload_kwargs(self._options, self._own_endpoint, item), tag)
         try:
             yield op("upload_blob", **kwargs)
@@ -218,7 +199,6 @@ class BlobDriver(StorageDriver):
 
     def _get(self, name: str, max_bytes: int) -> Flow[StoredObject | None]:
         """One bounded GET (the client's ``max_single_get_size``); the rest only when within the limit."""
-        self._check_open("download", name)
         try:
             # decompress=False: the SDK would otherwise inflate gzip blobs by itself.
             stream = yield op("download_blob", name, decompress=False, **self._cpk())
@@ -236,7 +216,6 @@ class BlobDriver(StorageDriver):
         return StoredObject(name, meta, size, body, tag=properties.etag)
 
     def _head(self, name: str) -> Flow[ObjectInfo | None]:
-        self._check_open("inspect", name)
         try:
             properties = yield op("blob_properties", name, **self._cpk())
         except ResourceNotFoundError:
@@ -247,7 +226,6 @@ class BlobDriver(StorageDriver):
 
     def _confirm(self, name: str) -> Flow[bool]:
         """Whether the blob exists; False when the check itself fails (the verified write then decides)."""
-        self._check_open("upload", name)
         try:
             yield op("blob_properties", name, **self._cpk())
         except AzureError:
@@ -255,7 +233,6 @@ class BlobDriver(StorageDriver):
         return True
 
     def _delete(self, name: str) -> Flow[bool]:
-        self._check_open("delete", name)
         try:
             yield op("delete_blob", name)
         except ResourceNotFoundError:
@@ -286,7 +263,6 @@ class BlobDriver(StorageDriver):
 
     def list_objects(self) -> Iterator[ObjectInfo]:
         """Yield every payload blob (32-hex name) of the container, with its metadata."""
-        self._check_open("list", "")
         container = self.account.containers.get(self.container)
         try:
             for blob in container.list_blobs(include=["metadata"]):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 try:
@@ -13,7 +12,6 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 from .._driver import StorageDriver
 from .._exceptions import InvalidPayloadTokenError
 from .._pipeline import DriverPayloadStore
-from .._store import PayloadInfo
 from .._token import S3_V1_PREFIX, parse_s3_token
 from ._s3_driver import S3Driver
 from ._s3_options import S3PayloadStoreOptions
@@ -117,15 +115,6 @@ class S3PayloadStore(DriverPayloadStore):
                 token, f"its key does not start with this store's key_prefix {self._s3_options.key_prefix!r}"
             )
         return driver, parsed.name
-
-    def list_payloads(self) -> Iterator[PayloadInfo]:
-        """Yield every payload object (``key_prefix`` + 32 hex) in ``bucket`` (not the allowed buckets).
-
-        Listing does not return metadata, so each object costs one HEAD request.
-        """
-        driver = self.driver
-        for found in driver.list_objects():
-            yield self._info(driver.token_for(found.name), found.meta, found.stored_size)
 
 
 def _credential_provider(options: S3PayloadStoreOptions) -> Any:

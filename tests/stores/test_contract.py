@@ -18,6 +18,7 @@ from durabletask_payloads import (
     LargePayloadStorageOptions,
     PayloadNotFoundError,
     PayloadStore,
+    PayloadStoreClosedError,
     PayloadTooLargeError,
     StorageDriver,
 )
@@ -181,6 +182,25 @@ class TestLifecycle:
                 assert entered is store
 
         asyncio.run(scenario())
+
+    def test_a_closed_store_refuses_every_call_naming_the_fix(self, store: PayloadStore) -> None:
+        token = store.upload(b"kept" * 500, instance_id="i")
+        store.close()
+        store.close()  # twice is harmless
+        calls = {
+            "upload": lambda: store.upload(b"more" * 500, instance_id="i"),
+            "download": lambda: store.download(token),
+            "download_many": lambda: store.download_many([token]),
+            "delete": lambda: store.delete(token),
+            "inspect": lambda: store.inspect(token),
+            "list": lambda: list(store.list_payloads()),
+            "upload_async": lambda: asyncio.run(store.upload_async(b"more" * 500)),
+            "download_async": lambda: asyncio.run(store.download_async(token)),
+        }
+        for operation, call in calls.items():
+            with pytest.raises(PayloadStoreClosedError, match="was closed.*Create a new store") as raised:
+                call()
+            assert not raised.value.transient, operation
 
     def test_close_ends_the_transfer_threads(self, store: PayloadStore) -> None:
         before = set(threading.enumerate())
