@@ -144,6 +144,13 @@ class FaultProxy:
             self.server.server_close()
             self.server = None
 
+    def __enter__(self) -> FaultProxy:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
 
 class ConnectionCounter:
     """A TCP port on 127.0.0.1 that accepts connections, counts them and closes them unanswered.

@@ -42,10 +42,8 @@ def _free_emulator_port() -> int:
 @pytest.fixture(scope="module")
 def by_name(azurite: Azurite) -> Iterator[FaultProxy]:
     """Azurite as ``localhost:<emulator port>``."""
-    proxy = FaultProxy(azurite.port, port=_free_emulator_port())
-    proxy.start()
-    yield proxy
-    proxy.stop()
+    with FaultProxy(azurite.port, port=_free_emulator_port()) as proxy:
+        yield proxy
 
 
 def _connection_string(proxy: FaultProxy) -> str:

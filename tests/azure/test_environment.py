@@ -25,10 +25,8 @@ def proxy(azurite: Azurite, monkeypatch: pytest.MonkeyPatch) -> Iterator[FaultPr
     for name in _PROXY_VARIABLES:
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.lower(), raising=False)
-    server = FaultProxy(azurite.port)
-    server.start()
-    yield server
-    server.stop()
+    with FaultProxy(azurite.port) as server:
+        yield server
 
 
 def _store(azurite: Azurite) -> dtp.BlobPayloadStore:

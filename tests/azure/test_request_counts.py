@@ -28,10 +28,8 @@ MIB = 1024 * 1024
 
 @pytest.fixture
 def proxy(azurite: Azurite) -> Iterator[FaultProxy]:
-    server = FaultProxy(azurite.port)
-    server.start()
-    yield server
-    server.stop()
+    with FaultProxy(azurite.port) as server:
+        yield server
 
 
 @pytest.fixture

@@ -33,10 +33,8 @@ NO_CACHE = {"threshold_bytes": 1024, "cache_max_bytes": 0}
 @pytest.fixture
 def proxy(azurite: Azurite) -> Iterator[FaultProxy]:
     """Between the worker's store and Azurite: it counts the store's requests."""
-    proxy = FaultProxy(azurite.port)
-    proxy.start()
-    yield proxy
-    proxy.stop()
+    with FaultProxy(azurite.port) as proxy:
+        yield proxy
 
 
 @pytest.fixture

@@ -24,10 +24,8 @@ pytestmark = pytest.mark.s3
 
 @pytest.fixture
 def proxy(s3_server: MotoS3) -> Iterator[FaultProxy]:
-    proxy = FaultProxy(s3_server.port)
-    proxy.start()
-    yield proxy
-    proxy.stop()
+    with FaultProxy(s3_server.port) as proxy:
+        yield proxy
 
 
 def _store(server: MotoS3, proxy: FaultProxy, bucket: str, **options: Any) -> S3PayloadStore:

@@ -198,7 +198,7 @@ class TestLifecycle:
             "download_async": lambda: asyncio.run(store.download_async(token)),
         }
         for operation, call in calls.items():
-            with pytest.raises(PayloadStoreClosedError, match="was closed.*Create a new store") as raised:
+            with pytest.raises(PayloadStoreClosedError, match=r"was closed.*Create a new store") as raised:
                 call()
             assert not raised.value.transient, operation
 
