@@ -308,6 +308,10 @@ class StorageDriver(abc.ABC):
         """Async twin of :meth:`confirm`."""
         return await asyncio.to_thread(self.confirm, names)
 
-    async def aclose(self) -> None:
-        """Async twin of :meth:`close`."""
-        self.close()
+    async def aclose(self) -> None:  # noqa: B027 - optional: most drivers hold nothing per event loop
+        """Release what the calling event loop holds (its async connections); the default holds none.
+
+        Not the end of the driver: the store's ``aclose()`` runs once per event
+        loop that used it, and the store stays usable afterwards. :meth:`close`
+        ends the driver.
+        """

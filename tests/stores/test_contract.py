@@ -202,6 +202,20 @@ class TestLifecycle:
                 call()
             assert not raised.value.transient, operation
 
+    def test_the_store_stays_usable_after_aclose(self, store: PayloadStore) -> None:
+        """aclose() releases one event loop's connections; the next loop, or a sync call, goes on."""
+        data = b"kept" * 500
+        token = store.upload(data, instance_id="i")
+
+        async def scenario() -> None:
+            assert await store.download_async(token) == data
+            await store.aclose()
+
+        asyncio.run(scenario())
+        store.cache.clear()  # from the store itself, not the cache
+        assert store.download(token) == data
+        assert asyncio.run(store.download_async(token)) == data
+
     def test_close_ends_the_transfer_threads(self, store: PayloadStore) -> None:
         before = set(threading.enumerate())
         store.upload_many([b"one" * 500, b"two" * 500], instance_id="i")  # starts the transfer threads
