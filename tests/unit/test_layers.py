@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "durabletask_payloads"
@@ -22,12 +23,26 @@ def _module(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+def _parse(path: Path) -> ast.Module:
+    source = path.read_text(encoding="utf-8")
+    for _ in range(3):
+        try:
+            return ast.parse(source)
+        except SystemError:
+            # CPython 3.11.7 keeps the AST constructor's recursion depth in shared state: an
+            # ast.parse in another thread at the same moment (3.11's traceback formatting uses one)
+            # leaves "AST constructor recursion depth mismatch". It is that thread's, not the file's.
+            continue
+    return ast.parse(source)
+
+
+@functools.cache
 def _graph() -> dict[str, set[str]]:
     """Module -> the package's modules it imports (anywhere in it, but under ``if TYPE_CHECKING``)."""
     paths = {_module(p): p for p in PACKAGE.rglob("*.py")}
     graph: dict[str, set[str]] = {}
     for name, path in paths.items():
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+        tree = _parse(path)
         typing_only = {
             id(sub)
             for node in ast.walk(tree)
