@@ -27,18 +27,11 @@ from ._info import PayloadInfo
 from ._options import LargePayloadStorageOptions, read_limit
 from ._token import content_name, is_content_name, is_guid_v4_name, names_content, sha256_hex
 
-# The verified write lives in its own module; re-exported here, where the stores import it from.
-from ._verified_write import CREATED, FOUND, REPLACED, Existing
-
 __all__ = [
-    "CREATED",
-    "FOUND",
     "GZIP",
     "IDENTITY",
     "MAX_RECORD_HEADER",
-    "REPLACED",
     "EncodedPayload",
-    "Existing",
     "check_size",
     "check_stored_size",
     "decode_payload",

@@ -23,7 +23,7 @@ from .._driver import StorageDriver
 from .._exceptions import InvalidPayloadTokenError
 from .._pipeline import DriverPayloadStore
 from .._redact import install_log_redaction, register_secrets
-from .._store import PayloadInfo, PayloadStore
+from .._store import PayloadInfo
 from .._token import BLOB_V1_PREFIX, BLOB_V2_PREFIX, parse_blob_token
 from ._azure_accounts import (
     Account,
@@ -210,8 +210,7 @@ class BlobPayloadStore(DriverPayloadStore):
         for account in self._accounts.values():
             await _close_aio(account)
             release_connections(account.sync)
-        # The transfer threads only (PayloadStore's close, not the pipeline's, which ends the store).
-        PayloadStore.close(self)
+        await super().aclose()  # the drivers' (they hold nothing per loop) and the transfer threads
 
 
 async def _close_aio(account: Account) -> None:
