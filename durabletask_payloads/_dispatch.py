@@ -204,6 +204,10 @@ class WorkItemDispatcher:
                 self._backlog.append(item)
 
 
+#: Put in the outlet by a reader thread as it stops, to wake the worker's thread (see ``_read``).
+_HANDED_BACK = object()
+
+
 class WorkItemStream:
     """What the worker iterates instead of the ``GetWorkItems`` call; everything else is the call's.
 
@@ -244,6 +248,10 @@ class WorkItemStream:
         finally:
             with self._lock:
                 self._reading = False
+            # The worker's thread may have seen this thread still reading, just before it stopped,
+            # and be waiting on the outlet: without this wake-up nobody read the call until the
+            # health-ping timeout (20 s), and every item the backend sent meanwhile waited.
+            self._outlet.put(_HANDED_BACK)
 
     def __iter__(self) -> WorkItemStream:
         return self
@@ -271,6 +279,8 @@ class WorkItemStream:
                     if self._dispatcher.held:
                         return health_ping()  # items are held for downloads: the stream is alive
                     continue
+            if entry is _HANDED_BACK:
+                continue  # the reader thread stopped: read the call here, or start another
             if isinstance(entry, End):
                 self._outlet.put(entry)  # stay ended for any later call
                 if entry.error is None:

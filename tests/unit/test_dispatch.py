@@ -204,6 +204,74 @@ def test_without_held_items_the_worker_thread_reads_the_call_itself(store: Block
     assert seen == [threading.current_thread().name]
 
 
+class PausingOutlet(queue.Queue[Any]):
+    """The stream's outlet, instrumented: counts waits that time out; can hold the reader thread.
+
+    With ``pause_reader`` set, a health ping put by the stream's reader thread is queued and then
+    the reader waits until the consumer's thread has begun a new timed wait on an empty outlet.
+    That is the narrow interleaving a busy worker hits by chance: the consumer sees the reader
+    still reading just as the reader decides to hand the call back.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.timeouts = 0
+        self.pause_reader = False
+        self._waits = 0
+        self._waiting = threading.Condition()
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        with self._waiting:
+            waits = self._waits
+        super().put(item, block, timeout)
+        reader = threading.current_thread().name == "durabletask-payloads-stream"
+        if self.pause_reader and reader and isinstance(item, pb.WorkItem) and item.HasField("healthPing"):
+            self.pause_reader = False
+            with self._waiting:
+                assert self._waiting.wait_for(lambda: self._waits > waits, 10)
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        if block and timeout is not None and self.empty():
+            with self._waiting:
+                self._waits += 1
+                self._waiting.notify_all()
+        try:
+            return super().get(block, timeout)
+        except queue.Empty:
+            if block and timeout is not None:
+                self.timeouts += 1
+            raise
+
+
+def test_the_worker_thread_resumes_reading_at_once_when_the_reader_hands_the_call_back(
+    store: BlockingStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found at load: nobody read the call for the 20 s of the ping timeout, and the worker stalled."""
+    monkeypatch.setattr(dispatch, "HEALTH_PING_SECONDS", 3.0)  # bounds the failure, is never awaited
+    token = store.upload(BIG.encode(), instance_id="a")
+    store.cache.clear()
+    dispatcher = WorkItemDispatcher(store, Hooks(), workers=2)
+    call = FakeCall()
+    stream = dispatcher.open(call)
+    outlet = PausingOutlet()
+    stream._outlet = outlet
+    dispatcher._attach(outlet)
+    reader = Reader(stream)
+    call.items.put(orchestration("a", token))  # held: a reader thread takes the call over
+    assert store.entered.wait(10)
+    store.release.set()
+    assert reader.next().orchestratorRequest.instanceId == "a"
+    assert dispatcher.held == 0
+    # The reader thread, still reading, takes a ping and then sees nothing held: it hands back.
+    outlet.pause_reader = True
+    call.items.put(pb.WorkItem(healthPing=pb.HealthPing()))
+    assert reader.next(pings=True).HasField("healthPing")
+    call.items.put(orchestration("b", '"small"'))
+    assert reader.next().orchestratorRequest.instanceId == "b"
+    assert outlet.timeouts == 0  # "b" came because the call was read, not after a timed-out wait
+    dispatcher.close()
+
+
 def test_the_stream_ends_as_the_call_ends(store: BlockingStore) -> None:
     dispatcher = WorkItemDispatcher(store, Hooks(), workers=1)
     call = FakeCall()
