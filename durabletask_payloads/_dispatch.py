@@ -73,6 +73,10 @@ class WorkItemDispatcher:
         self._workers = workers
         self._jobs: queue.SimpleQueue[tuple[pb.WorkItem, Hashable | None]] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
+        # One permit per thread waiting for a job: a job starts a thread only when none waits, so a
+        # worker makes as many threads as it resolves items at once (each thread that handles
+        # payloads costs memory: buffers and, in glibc, an arena of its own), not all up front.
+        self._idle = threading.Semaphore(0)
         self._lock = threading.Lock()
         self._outlet: queue.Queue[Any] | None = None
         self._backlog: list[pb.WorkItem] = []
@@ -153,26 +157,29 @@ class WorkItemDispatcher:
             else:
                 self._finish(item, key)
                 return
-        self._ensure_threads()
         self._jobs.put((item, key))
+        self._ensure_thread()
 
-    def _ensure_threads(self) -> None:
-        if len(self._threads) >= self._workers:
+    def _ensure_thread(self) -> None:
+        """Make sure a thread will take the job just queued: one that waits, or a new one."""
+        if self._idle.acquire(blocking=False):
             return
         with self._lock:
-            while len(self._threads) < self._workers:
-                # Daemon threads: one stuck in a frozen store's read must not hold up interpreter exit.
-                thread = threading.Thread(
-                    target=self._work, name=f"durabletask-payloads-resolve-{len(self._threads)}", daemon=True
-                )
-                thread.start()
-                self._threads.append(thread)
+            if len(self._threads) >= self._workers:
+                return  # all busy: the job waits for the first to finish
+            # Daemon threads: one stuck in a frozen store's read must not hold up interpreter exit.
+            thread = threading.Thread(
+                target=self._work, name=f"durabletask-payloads-resolve-{len(self._threads)}", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
 
     def _work(self) -> None:
         while not self._closed.is_set():
             item, key = self._jobs.get()
             if self._closed.is_set() or not self._resolve(item):
                 return
+            self._idle.release()  # before handing on: the next job (maybe this item's follower) finds it
             self._finish(item, key)
 
     def _resolve(self, item: pb.WorkItem) -> bool:

@@ -272,6 +272,29 @@ def test_the_worker_thread_resumes_reading_at_once_when_the_reader_hands_the_cal
     dispatcher.close()
 
 
+def test_resolution_threads_are_made_as_items_need_them(store: BlockingStore) -> None:
+    """One thread for items resolved one after another; one more only for each item at once."""
+    tokens = [store.upload(f'"{n}{BIG}"'.encode(), instance_id=f"i{n}") for n in range(6)]
+    store.cache.clear()
+    store.block = False
+    dispatcher = WorkItemDispatcher(store, Hooks(), workers=8)
+    call = FakeCall()
+    reader = Reader(dispatcher.open(call))
+    for n in range(3):  # one after another: each is handed on before the next arrives
+        call.items.put(orchestration(f"i{n}", tokens[n]))
+        assert reader.next().orchestratorRequest.instanceId == f"i{n}"
+    assert len(dispatcher._threads) == 1
+    store.block = True
+    for n in range(3, 6):  # three at once, each held in its download
+        store.entered.clear()
+        call.items.put(orchestration(f"i{n}", tokens[n]))
+        assert store.entered.wait(10)
+    assert len(dispatcher._threads) == 3
+    store.release.set()
+    assert sorted(reader.next().orchestratorRequest.instanceId for _ in range(3)) == ["i3", "i4", "i5"]
+    dispatcher.close()
+
+
 def test_the_stream_ends_as_the_call_ends(store: BlockingStore) -> None:
     dispatcher = WorkItemDispatcher(store, Hooks(), workers=1)
     call = FakeCall()
