@@ -34,7 +34,6 @@ from _common import Row, median
 ORCHESTRATIONS = int(os.environ.get("BENCH_ORCHESTRATIONS", "100"))
 REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))
 SCALE_SIDES = ("inline", "builtin", "ours", "ours-async")
-CACHE_MIB = 64  # our store's default cache_max_bytes, in MiB
 
 
 def _rss_now() -> int:
@@ -90,6 +89,8 @@ def child(side: str, address: str, container: str, orchestrations: int) -> dict[
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     finally:
         worker.stop()
+        # The worker's and the client's stores each have a cache: 9d allows the capacity of both.
+        caches = [store.cache for store in (worker_store, client_store) if hasattr(store, "cache")]
         for store in (worker_store, client_store):
             if store is not None:
                 store.close()
@@ -105,6 +106,8 @@ def child(side: str, address: str, container: str, orchestrations: int) -> dict[
         "cpu_seconds": cpu,
         "episodes": episodes[0],
         "replayed_events": episodes[1],
+        "cache_capacity": sum(cache.max_bytes for cache in caches),
+        "cache_held": sum(cache.size for cache in caches),  # caches only cool and evict: near their peak
     }
 
 
@@ -202,7 +205,9 @@ def run() -> list[Row]:
     payloads = n * 6
     within = wall["ours"] <= 1.5 * wall["inline"]
     faster = wall["builtin"] / wall["ours"] >= 4
-    rss_ok = rss["ours"] <= rss["builtin"] + CACHE_MIB * 2**20
+    capacity = max(r["cache_capacity"] for r in runs["ours"])
+    held = med("ours", "cache_held")
+    rss_ok = rss["ours"] <= rss["builtin"] + capacity
     last = {side: runs[side][-1] for side in SCALE_SIDES}
     return [
         Row(
@@ -242,9 +247,10 @@ def run() -> list[Row]:
             rss["builtin"],
             rss["ours"],
             "MiB",
-            f"<= built-in + {CACHE_MIB} MiB",
+            f"<= built-in + {capacity / 2**20:.0f} MiB",
             rss_ok,
-            f"ours (gather) {rss['ours-async'] / 2**20:.0f} MiB; cache_max_bytes {CACHE_MIB} MiB",
+            f"allowed: the caches of the worker's and the client's store, cache_max_bytes each; they held "
+            f"{held / 2**20:.0f} MiB at the end; ours (gather) {rss['ours-async'] / 2**20:.0f} MiB",
             inline=rss["inline"],
         ),
         Row(

@@ -64,6 +64,11 @@ class PayloadCache:
         self.misses = 0
 
     @property
+    def max_bytes(self) -> int:
+        """The capacity in bytes (``cache_max_bytes``); 0 when the cache is disabled."""
+        return self._max_bytes
+
+    @property
     def size(self) -> int:
         """Bytes currently kept (cold payloads count their deflated size)."""
         return self._size
