@@ -31,6 +31,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn, TypeVar
 
 from ._codec import decode_payload, encode_payload, max_stored_body
+from ._concurrency import PerLoop
 from ._driver import PutItem, StorageDriver, StoredObject
 from ._exceptions import (
     InvalidPayloadTokenError,
@@ -119,6 +120,9 @@ class DriverPayloadStore(PayloadStore):
             )
         self._retry = retry
         self._closed = False
+        # Async transfers at once, per event loop: a hundred gathered client calls, each with one
+        # payload, are as many separate uploads, which no batch bound (upload_many) would see.
+        self._slots = PerLoop(lambda: asyncio.Semaphore(self._setting("max_concurrency")))
 
     @property
     def options(self) -> LargePayloadStorageOptions:
@@ -263,11 +267,14 @@ class DriverPayloadStore(PayloadStore):
         return await self._drive_async(self._route(token)[0], self._delete_flow(token))
 
     async def _drive_async(self, driver: StorageDriver, flow: Flow[T]) -> T:
-        if not driver.capabilities.native_async:
-            # Its async twins would each be a thread anyway: one thread for the whole flow keeps
-            # hashing and gzip off the event loop too.
-            return await asyncio.to_thread(run, flow, _DriverCalls(self._retry))
-        return await run_async(flow, _AsyncDriverCalls(self._retry))
+        # The flow (a generator) starts inside the slot: its copies of the payload (gzip, the body
+        # sent or read) exist for at most max_concurrency transfers of this loop at once.
+        async with self._slots.get():
+            if not driver.capabilities.native_async:
+                # Its async twins would each be a thread anyway: one thread for the whole flow keeps
+                # hashing and gzip off the event loop too.
+                return await asyncio.to_thread(run, flow, _DriverCalls(self._retry))
+            return await run_async(flow, _AsyncDriverCalls(self._retry))
 
     def inspect(self, token: str) -> PayloadInfo:
         """Describe the payload behind *token* from its metadata, without reading its body."""

@@ -199,3 +199,77 @@ class TestAsync:
 
         asyncio.run(scenario())
         assert async_driver.calls == sync_driver.calls == [("put", token[-32:]), ("get", token[-32:])]
+
+
+class Gated(Recording):
+    """Native async puts that wait at a gate, counting how many wait at once."""
+
+    capabilities = DriverCapabilities(delete=False, list=False, head=False, native_async=True)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = 0
+        self.most = 0
+        self.gate = asyncio.Event()
+        self.arrived = asyncio.Event()  # set once `expected` puts wait at the gate
+        self.expected = 0
+
+    def reset(self, expected: int) -> None:
+        """New gate and arrival events, for the running loop."""
+        self.gate, self.arrived, self.expected = asyncio.Event(), asyncio.Event(), expected
+
+    async def put_async(self, items: Sequence[PutItem]) -> list[bool]:
+        self.waiting += 1
+        self.most = max(self.most, self.waiting)
+        if self.waiting >= self.expected:
+            self.arrived.set()
+        await self.gate.wait()
+        self.waiting -= 1
+        return [self.put_one(item) for item in items]
+
+
+class TestAsyncBound:
+    def test_separate_async_uploads_run_at_most_max_concurrency_at_once(self) -> None:
+        """As a hundred gathered client calls make them: one payload each, so no batch bounds them."""
+        driver = Gated()
+        store = DriverPayloadStore(driver, LargePayloadStorageOptions(threshold_bytes=10, max_concurrency=3))
+
+        async def scenario() -> list[str]:
+            driver.reset(expected=3)
+            uploads = asyncio.gather(
+                *(store.upload_async(b"payload %d" % n, instance_id="i") for n in range(10))
+            )
+            await driver.arrived.wait()
+            for _ in range(20):
+                await asyncio.sleep(0)  # any fourth would have reached the gate by now
+            waiting = driver.waiting
+            driver.gate.set()
+            tokens = await uploads
+            assert waiting == 3
+            return tokens
+
+        tokens = asyncio.run(scenario())
+        assert driver.most == 3
+        assert len(set(tokens)) == 10 and len(driver.objects) == 10
+        assert asyncio.run(_download_all(store, tokens)) == [b"payload %d" % n for n in range(10)]
+
+    def test_each_event_loop_has_its_own_bound(self) -> None:
+        """A semaphore belongs to one loop: a store used from two loops in turn must work in both."""
+        driver = Gated()
+        store = DriverPayloadStore(driver, LargePayloadStorageOptions(threshold_bytes=10, max_concurrency=1))
+
+        async def two(n: int) -> list[str]:
+            driver.reset(expected=1)
+            uploads = asyncio.gather(
+                *(store.upload_async(b"payload %d" % m, instance_id="i") for m in (n, n + 1))
+            )
+            await driver.arrived.wait()
+            driver.gate.set()  # the second upload waited for the first's slot: the bound is this loop's
+            return list(await uploads)
+
+        assert len(set(asyncio.run(two(1)) + asyncio.run(two(3)))) == 4
+        assert driver.most == 1
+
+
+async def _download_all(store: PayloadStore, tokens: Sequence[str]) -> list[bytes]:
+    return list(await asyncio.gather(*(store.download_async(token) for token in tokens)))
