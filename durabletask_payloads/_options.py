@@ -169,8 +169,10 @@ class LargePayloadStorageOptions(_upstream.LargePayloadStorageOptions):
             stored object says whether it is compressed, so readers never depend
             on this setting.
         max_concurrency: How many uploads or downloads of one message run at
-            once (threads for the sync API, tasks for the async one). 1 to 256;
-            default 32.
+            once (threads for the sync API, tasks for the async one); also
+            how many async transfers a store runs at once per event loop,
+            separate calls included, and how many threads a sync worker
+            resolves work items on. 1 to 256; default 32.
         cache_max_bytes: Memory for payloads already uploaded or downloaded,
             so that replays and repeated values are not fetched again: a
             quarter holds recent payloads as they are, the rest older ones
