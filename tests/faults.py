@@ -49,6 +49,7 @@ class Fault:
     status: int | None = None  # answer with this status instead of forwarding
     delay: float = 0.0  # or hold the request this long before forwarding
     path_contains: str = ""
+    drop: bool = False  # or close the connection without an answer
 
 
 @dataclass
@@ -58,6 +59,13 @@ class FaultProxy:
     target_port: int
     port: int = field(default_factory=free_port)
     requests: list[tuple[str, str]] = field(default_factory=list)  # method and path, as they arrive
+    # Each request's headers and the number of its connection (1 for the first accepted), in order.
+    headers: list[dict[str, str]] = field(default_factory=list)
+    connection_of: list[int] = field(default_factory=list)
+    connections: int = 0
+    close_after_answer: bool = False  # close each connection after one answer, saying nothing
+    closed: threading.Condition = field(default_factory=threading.Condition)
+    closed_count: int = 0
     faults: list[Fault] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
@@ -70,13 +78,20 @@ class FaultProxy:
         status: int | None = None,
         delay: float = 0.0,
         path_contains: str = "",
+        drop: bool = False,
     ) -> None:
         with self.lock:
-            self.faults.append(Fault(method, count, status, delay, path_contains))
+            self.faults.append(Fault(method, count, status, delay, path_contains, drop))
 
     def count(self, method: str, path_contains: str = "") -> int:
         with self.lock:
             return sum(1 for m, p in self.requests if m == method and path_contains in p)
+
+    def wait_closed(self, count: int) -> None:
+        """Wait until *count* connections have been closed by this proxy (or their clients)."""
+        with self.closed:
+            if not self.closed.wait_for(lambda: self.closed_count >= count, timeout=30):
+                raise AssertionError(f"{self.closed_count} connections closed, {count} expected")
 
     def _take_fault(self, method: str, path: str) -> Fault | None:
         with self.lock:
@@ -95,12 +110,25 @@ class FaultProxy:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
+            def setup(self) -> None:
+                super().setup()
+                with proxy.lock:
+                    proxy.connections += 1
+                    self.number = proxy.connections
+
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 with proxy.lock:
                     proxy.requests.append((self.command, self.path))
+                    proxy.headers.append(dict(self.headers.items()))
+                    proxy.connection_of.append(self.number)
                 fault = proxy._take_fault(self.command, self.path)
+                if fault is not None and fault.drop:
+                    self.close_connection = True  # the request was read; no answer comes
+                    return
+                if proxy.close_after_answer:
+                    self.close_connection = True
                 if fault is not None and fault.delay:
                     time.sleep(fault.delay)  # the injected fault itself: a slow server
                 if fault is not None and fault.status is not None:
@@ -134,7 +162,14 @@ class FaultProxy:
 
             do_GET = do_PUT = do_HEAD = do_DELETE = do_POST = _handle  # noqa: N815
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        class Server(ThreadingHTTPServer):
+            def shutdown_request(self, request: Any) -> None:
+                super().shutdown_request(request)  # the socket is closed now: say so
+                with proxy.closed:
+                    proxy.closed_count += 1
+                    proxy.closed.notify_all()
+
+        self.server = Server(("127.0.0.1", self.port), Handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

@@ -29,6 +29,7 @@ from azure.storage.blob.aio import ExponentialRetry as AsyncExponentialRetry
 from .._blob_addressing import account_endpoint
 from .._concurrency import PerLoop
 from .._redact import strip_url
+from ._azure_http import BlobHttp, direct_http
 from ._azure_options import BlobAccount, BlobPayloadStoreOptions
 
 __all__ = [
@@ -82,10 +83,16 @@ class Account(NamedTuple):
     aio_native: bool
     containers: ContainerClients  # of the sync client
     aio_containers: PerLoop[ContainerClients]  # of this loop's async client
+    direct: BlobHttp | None  # the sync uploads' and downloads' path past the SDK, where it can sign
 
 
 def new_account(
-    endpoint: str, readable: frozenset[str], sync: Any, aio_clients: PerLoop[Any], native: bool
+    endpoint: str,
+    readable: frozenset[str],
+    sync: Any,
+    aio_clients: PerLoop[Any],
+    native: bool,
+    options: BlobPayloadStoreOptions,
 ) -> Account:
     """Make an :class:`Account` whose container clients are made on first use."""
     return Account(
@@ -96,6 +103,17 @@ def new_account(
         native,
         ContainerClients(sync),
         PerLoop(lambda: ContainerClients(aio_clients.get())),
+        direct_http(
+            sync,
+            connect_timeout=options.connect_timeout_seconds,
+            read_timeout=options.read_timeout_seconds,
+            pool_size=max(10, options.max_concurrency),
+            ca_bundle=_ca_bundle(),
+            # The same environment the SDK's session read once (_read_environment_once).
+            proxied=bool(requests.utils.get_environ_proxies(str(sync.url))),
+        )
+        if options.direct_transfers
+        else None,
     )
 
 
@@ -238,6 +256,7 @@ def other_account(
             )
         ),
         aio_native(sync_credential, None if async_credential is sync_credential else async_credential),
+        options,
     )
 
 

@@ -80,7 +80,9 @@ class BlobPayloadStore(DriverPayloadStore):
         aio_clients: PerLoop[Any] = PerLoop(lambda: new_service_client(options, asynchronous=True))
         # A sync token credential cannot serve the aio client: fall back to threads.
         self._aio_native = aio_native(options.credential, options.async_credential)
-        self._own = new_account(self._account_url, self._readable, self._sync, aio_clients, self._aio_native)
+        self._own = new_account(
+            self._account_url, self._readable, self._sync, aio_clients, self._aio_native, options
+        )
         self._accounts = {self._account_url.lower(): self._own}
         for account in options.allowed_accounts:
             assert isinstance(account, BlobAccount)  # normalised by the options
@@ -197,6 +199,8 @@ class BlobPayloadStore(DriverPayloadStore):
         """
         for account in self._accounts.values():
             account.sync.close()
+            if account.direct is not None:
+                account.direct.close()
         super().close()
 
     async def aclose(self) -> None:
@@ -210,6 +214,8 @@ class BlobPayloadStore(DriverPayloadStore):
         for account in self._accounts.values():
             await _close_aio(account)
             release_connections(account.sync)
+            if account.direct is not None:
+                account.direct.close()
         await super().aclose()  # the drivers' (they hold nothing per loop) and the transfer threads
 
 

@@ -55,6 +55,7 @@ from ._azure_transfer import (
     AsyncContainerIO,
     ContainerIO,
     ContainerState,
+    DirectContainerIO,
     blob_kwargs,
     conditional,
     object_meta,
@@ -158,7 +159,10 @@ class BlobDriver(StorageDriver):
     # -- the edges --------------------------------------------------------------------------
 
     def _io(self) -> ContainerIO:
-        return ContainerIO(self.account.containers.get(self.container))
+        container = self.account.containers.get(self.container)
+        if self.account.direct is not None:
+            return DirectContainerIO(container, self.account.direct, self.container)
+        return ContainerIO(container)
 
     def _aio(self) -> AsyncContainerIO:
         return AsyncContainerIO(self.account.aio_containers.get().get(self.container))

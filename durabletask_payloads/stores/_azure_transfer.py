@@ -11,18 +11,24 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.client
 import threading
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, unquote
 
 from azure.core import MatchConditions
+from azure.core.exceptions import ServiceResponseError
 from azure.storage.blob import ContentSettings, CustomerProvidedEncryptionKey
 
 from .._codec import GZIP, IDENTITY
 from .._driver import ObjectMeta, PutItem
 from .._exceptions import PayloadStoreRefusedError
-from ._azure_accounts import creating_container
+from ._azure_accounts import GET_CHUNK, creating_container
+from ._azure_http import BlobHttp
 from ._azure_options import BlobPayloadStoreOptions
+from ._azure_rest import META_PREFIX, cpk_headers, put_headers
 
 __all__ = [
     "META_INSTANCE",
@@ -31,6 +37,7 @@ __all__ = [
     "AsyncContainerIO",
     "ContainerIO",
     "ContainerState",
+    "DirectContainerIO",
     "blob_kwargs",
     "conditional",
     "object_meta",
@@ -143,6 +150,101 @@ class ContainerIO:
 
     def delete_blob(self, name: str) -> None:
         self._container.delete_blob(name)
+
+
+class _Properties:
+    """What the driver reads of a downloaded blob's properties, as the SDK's ``BlobProperties`` names it."""
+
+    def __init__(self, headers: http.client.HTTPMessage, size: int) -> None:
+        self.size = size
+        self.etag = headers.get("ETag")
+        self.metadata = {
+            name[len(META_PREFIX) :]: value
+            for name, value in headers.items()
+            if name.lower().startswith(META_PREFIX)
+        }
+        self.content_settings = _ContentSettings(headers.get("Content-Encoding"))
+        created = headers.get("x-ms-creation-time")
+        self.creation_time = parsedate_to_datetime(created) if created else None
+
+
+@dataclass(frozen=True)
+class _ContentSettings:
+    content_encoding: str | None
+
+
+class _Download:
+    """A blob's first bounded GET, then on :meth:`readall` the rest in chunks of that size, as the SDK."""
+
+    def __init__(
+        self, http: BlobHttp, container: str, name: str, headers: dict[str, str], chunk: int
+    ) -> None:
+        self._http, self._container, self._name, self._headers, self._chunk = (
+            http,
+            container,
+            name,
+            headers,
+            chunk,
+        )
+        reply = http.send("GET", container, name, {**headers, "x-ms-range": f"bytes=0-{chunk - 1}"})
+        if reply.status == 416:  # an empty blob has no byte 0: read it whole, as the SDK does
+            reply = http.send("GET", container, name, headers)
+        size = len(reply.body)
+        content_range = reply.headers.get("Content-Range")
+        if reply.status == 206 and content_range and "/" in content_range:
+            size = int(content_range.rsplit("/", 1)[1])
+        self.properties = _Properties(reply.headers, size)
+        self._first = reply.body
+
+    def readall(self) -> bytes:
+        parts = [self._first]
+        got = len(self._first)
+        size = self.properties.size
+        while got < size:
+            last = min(got + self._chunk, size) - 1
+            # If-Match: the rest must come from the blob the first GET read.
+            condition = {"If-Match": self.properties.etag} if self.properties.etag else {}
+            reply = self._http.send(
+                "GET",
+                self._container,
+                self._name,
+                {**self._headers, **condition, "x-ms-range": f"bytes={got}-{last}"},
+            )
+            if not reply.body:
+                raise ServiceResponseError("the blob's range came back empty")
+            parts.append(reply.body)
+            got += len(reply.body)
+        return b"".join(parts)
+
+
+class DirectContainerIO(ContainerIO):
+    """:class:`ContainerIO` whose uploads and downloads skip the SDK's pipeline (``_azure_http.py``).
+
+    Its other calls (container creation, properties, deletion) are the SDK's.
+
+    Args:
+        container: The sync ``ContainerClient`` (container creation, properties, deletion).
+        http: The account's direct path.
+        name: The container's name.
+
+    """
+
+    def __init__(self, container: Any, http: BlobHttp, name: str) -> None:
+        super().__init__(container)
+        self._http = http
+        self._name = name
+
+    def upload_blob(self, **kwargs: Any) -> None:
+        name, data = kwargs.pop("name"), kwargs.pop("data")
+        self._http.send("PUT", self._name, name, put_headers(kwargs), bytes(data))
+
+    def download_blob(self, name: str, **kwargs: Any) -> Any:
+        if kwargs.pop("decompress", True) is not False:
+            raise TypeError("the direct path reads stored bytes only (decompress=False)")
+        cpk = kwargs.pop("cpk", None)
+        if kwargs:
+            raise TypeError(f"download_blob arguments the direct path does not send: {sorted(kwargs)}")
+        return _Download(self._http, self._name, name, cpk_headers(cpk), GET_CHUNK)
 
 
 class AsyncContainerIO:

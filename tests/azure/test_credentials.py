@@ -266,12 +266,18 @@ class TestHostileTokens:
 
 
 class TestTransportFailures:
-    @pytest.fixture
-    def unreachable(self) -> Iterator[tuple[BlobPayloadStore, str]]:
+    # The direct path (the default for a SAS) and the SDK's pipeline fail differently: test both.
+    @pytest.fixture(params=[True, False], ids=["direct", "sdk"])
+    def unreachable(self, request: pytest.FixtureRequest) -> Iterator[tuple[BlobPayloadStore, str]]:
         key = account_sas()
         endpoint = f"http://127.0.0.1:{free_port()}/{DEV_ACCOUNT}"  # nothing listens there
         with BUILDERS["connection-string"](
-            endpoint, key, retry_total=0, connect_timeout_seconds=2, outage_budget_seconds=1
+            endpoint,
+            key,
+            retry_total=0,
+            connect_timeout_seconds=2,
+            outage_budget_seconds=1,
+            direct_transfers=request.param,
         ) as store:
             yield store, key
 
@@ -279,15 +285,25 @@ class TestTransportFailures:
         self, unreachable: tuple[BlobPayloadStore, str], debug_logs: pytest.LogCaptureFixture
     ) -> None:
         store, key = unreachable
-        for call in (
-            lambda: store.download(f"blob:v1:durabletask-payloads:{'b' * 32}"),
-            lambda: store.upload(b"1"),
+        # The first upload creates the container, by the SDK on both paths.
+        for call, direct in (
+            (
+                lambda: store.download(f"blob:v1:durabletask-payloads:{'b' * 32}"),
+                store.options.direct_transfers,
+            ),
+            (lambda: store.upload(b"1"), False),
         ):
             with pytest.raises(PayloadStoreUnavailableError) as error:
                 call()
             chain = "".join(traceback.format_exception(error.value))
-            assert "Max retries exceeded with url" in chain  # the request URL was quoted, and masked
-            assert "sig=REDACTED" in chain
+            if direct:
+                # No URL at all: the host and port, and what the socket said.
+                assert "could not connect to 127.0.0.1:" in chain
+                assert "ConnectionRefusedError" in chain
+                assert "?" not in chain.split("could not connect", 1)[1].split("\n", 1)[0]
+            else:
+                assert "Max retries exceeded with url" in chain  # the request URL was quoted, and masked
+                assert "sig=REDACTED" in chain
             assert_no_secret(chain, key)
             # What durabletask records for a failed activity or orchestration: the whole chain's messages.
             details = dt_helpers.new_failure_details(error.value)
