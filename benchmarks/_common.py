@@ -31,6 +31,18 @@ FIRST = ["Ana", "Björn", "Chen", "Dalia", "Émile", "Farah", "Gökhan", "Hana",
 LAST = ["Silva", "Müller", "Wang", "Haddad", "Dubois", "Khan", "Yılmaz", "Sato", "Novak", "Park", "Mensah"]  # noqa: RUF001
 
 
+def text_json(approx_bytes: int, seed: int) -> str:
+    """One JSON string of about *approx_bytes* of words (fixed seed): cheap to parse, unlike orders."""
+    rng = random.Random(seed)
+    words: list[str] = []
+    size = 0
+    while size < approx_bytes:
+        word = rng.choice(WORDS)
+        words.append(word)
+        size += len(word) + 1
+    return json.dumps(" ".join(words))
+
+
 def orders_json(approx_bytes: int, seed: int) -> str:
     """Realistic order JSON (names, addresses, SKUs, free text) of about *approx_bytes*, fixed seed."""
     rng = random.Random(seed)

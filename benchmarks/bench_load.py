@@ -12,12 +12,13 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import resource
 import time
 import uuid
 from typing import Any
 
-from _common import orders_json
+from _common import orders_json, text_json
 from _harness import QUIET, Counts, our_store, servers
 from durabletask import client as dt_client
 from durabletask import task
@@ -27,7 +28,12 @@ import durabletask_payloads as dtp
 
 FAN_OUT = 5
 # Realistic JSON of ~300 KB made once; each payload gets a distinct head, so no two are equal.
-BODY = orders_json(300 * 1024, seed=42)
+# BENCH_BODY=text makes it one string of words instead: parsing it costs next to nothing, so
+# what the payloads' transfers cost shows more (bench_scale.py).
+BODY_KIND = os.environ.get("BENCH_BODY", "orders")
+if BODY_KIND not in ("orders", "text"):
+    raise SystemExit(f"BENCH_BODY must be 'orders' or 'text', got {BODY_KIND!r}")
+BODY = text_json(300 * 1024, seed=42) if BODY_KIND == "text" else orders_json(300 * 1024, seed=42)
 
 
 def payload(kind: str, instance: str, part: int) -> str:

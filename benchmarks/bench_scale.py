@@ -12,6 +12,10 @@ its own; Azurite and the in-memory backend run in this one, shared by all sides.
   (``asyncio.gather``; the store bounds its transfers by ``max_concurrency``).
 
     python benchmarks/bench_scale.py          # median of BENCH_REPEAT (default 3) rounds
+    BENCH_BODY=text python benchmarks/bench_scale.py   # payloads of plain text, cheap to parse
+
+The payloads are order JSON by default, whose parsing by durabletask dominates every side's CPU;
+``BENCH_BODY=text`` makes each a JSON string of words instead, so what moving them costs shows.
 """
 
 from __future__ import annotations
@@ -197,6 +201,8 @@ def run() -> list[Row]:
     def med(side: str, key: str) -> float:
         return median([float(r[key]) for r in runs[side]])
 
+    from bench_load import BODY_KIND
+
     wall = {side: med(side, "seconds") for side in SCALE_SIDES}
     rss = {side: med(side, "rss_increase") for side in SCALE_SIDES}
     sched = {side: med(side, "schedule_seconds") for side in SCALE_SIDES}
@@ -211,7 +217,7 @@ def run() -> list[Row]:
     last = {side: runs[side][-1] for side in SCALE_SIDES}
     return [
         Row(
-            f"9a. {n} orchestrations at once (300 KiB in + 5 x 300 KiB), wall",
+            f"9a. {n} orchestrations at once (300 KiB in + 5 x 300 KiB, {BODY_KIND}), wall",
             wall["builtin"],
             wall["ours"],
             "s",

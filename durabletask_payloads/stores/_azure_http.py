@@ -45,6 +45,8 @@ _USER_AGENT = f"durabletask-payloads/{__version__} (direct) Python/{'.'.join(map
 
 @dataclass
 class Reply:
+    """A response read whole: its status, reason, headers and body."""
+
     status: int
     reason: str
     headers: http.client.HTTPMessage
@@ -71,7 +73,11 @@ class _Pool:
     def take(self) -> tuple[http.client.HTTPConnection, bool]:
         """Return a connection and whether it is new; an idle one the server has closed is dropped."""
         with self._lock:
-            if self._pid != os.getpid():  # forked: the parent's sockets are not ours to use
+            if self._pid != os.getpid():
+                # Forked: the parent's connections are not ours to use. Closing our copies of
+                # their descriptors (no shutdown) leaves the parent's connections as they are.
+                for conn in self._idle:
+                    conn.close()
                 self._idle, self._pid = [], os.getpid()
             while self._idle:
                 conn = self._idle.pop()
@@ -135,7 +141,12 @@ class BlobHttp:
         if self._https:
             import certifi  # requests' own dependency: its default CA bundle
 
-            self._context = ssl.create_default_context(cafile=ca_bundle or certifi.where())
+            bundle = ca_bundle or certifi.where()
+            # REQUESTS_CA_BUNDLE may name a directory of certificates, as requests accepts.
+            if os.path.isdir(bundle):
+                self._context = ssl.create_default_context(capath=bundle)
+            else:
+                self._context = ssl.create_default_context(cafile=bundle)
         self._pool = _Pool(self._new_connection, pool_size)
 
     def _new_connection(self) -> http.client.HTTPConnection:

@@ -32,7 +32,7 @@ from durabletask_payloads import (
     PayloadStoreUnavailableError,
 )
 from durabletask_payloads.stores._azure_driver import failure
-from durabletask_payloads.stores._azure_http import direct_http
+from durabletask_payloads.stores._azure_http import BlobHttp, direct_http
 from durabletask_payloads.stores._azure_rest import SharedKey, error_for, put_headers, shared_key_signature
 
 ACCOUNT = "devstoreaccount1"
@@ -224,3 +224,19 @@ def test_a_proxy_in_the_environment_keeps_the_sdk(monkeypatch: pytest.MonkeyPatc
     )
     with BlobPayloadStore(options) as store:
         assert store._own.direct is None
+
+
+@pytest.mark.parametrize("bundle", [None, "/etc/ssl/certs/ca-certificates.crt", "/etc/ssl/certs"])
+def test_a_ca_bundle_may_be_a_file_or_a_directory(bundle: str | None) -> None:
+    """As requests accepts ``REQUESTS_CA_BUNDLE``: a file, a directory, or certifi's when unset."""
+    http = BlobHttp(
+        "https://acc.blob.core.windows.net",
+        key=SharedKey("acc", b"k"),
+        sas=None,
+        api_version="2026-10-06",
+        connect_timeout=1,
+        read_timeout=1,
+        pool_size=1,
+        ca_bundle=bundle,
+    )
+    http.close()
