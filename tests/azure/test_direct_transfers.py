@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,22 +16,16 @@ from azure.storage.blob import BlobServiceClient
 
 from durabletask_payloads import (
     BlobPayloadStore,
-    BlobPayloadStoreOptions,
     PayloadStoreUnavailableError,
 )
 from durabletask_payloads.stores._azure_accounts import GET_CHUNK
 
 from ..faults import FaultProxy
-from ..services import Azurite, dev_connection_string
+from ..services import Azurite
+from .conftest import proxied_store
 
 DIRECT = "durabletask-payloads/"
 SDK = "azsdk-python-storage-blob/"
-
-
-@pytest.fixture
-def proxy(azurite: Azurite) -> Iterator[FaultProxy]:
-    with FaultProxy(azurite.port) as server:
-        yield server
 
 
 @pytest.fixture
@@ -41,14 +34,7 @@ def container() -> str:
 
 
 def _store(proxy: FaultProxy, container: str, **options: Any) -> BlobPayloadStore:
-    return BlobPayloadStore(
-        BlobPayloadStoreOptions(
-            connection_string=dev_connection_string(f"http://127.0.0.1:{proxy.port}"),
-            container_name=container,
-            retry_backoff_seconds=0.01,
-            **options,
-        )
-    )
+    return proxied_store(proxy, container, **{"retry_backoff_seconds": 0.01, **options})
 
 
 def _blob_requests(proxy: FaultProxy, container: str) -> list[tuple[str, str, int]]:

@@ -13,38 +13,22 @@ import asyncio
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from durabletask_payloads import BlobPayloadStore, BlobPayloadStoreOptions, PayloadReadLimitError
+from durabletask_payloads import BlobPayloadStore, PayloadReadLimitError
 
 from ..faults import FaultProxy
-from ..services import Azurite, dev_connection_string
+from ..services import Azurite
+from .conftest import proxied_store
 
 MIB = 1024 * 1024
 
 
 @pytest.fixture
-def proxy(azurite: Azurite) -> Iterator[FaultProxy]:
-    with FaultProxy(azurite.port) as server:
-        yield server
-
-
-@pytest.fixture
 def container() -> str:
     return f"rc-{uuid.uuid4().hex[:16]}"
-
-
-def _store(proxy: FaultProxy, container: str, **options: Any) -> BlobPayloadStore:
-    return BlobPayloadStore(
-        BlobPayloadStoreOptions(
-            connection_string=dev_connection_string(f"http://127.0.0.1:{proxy.port}"),
-            container_name=container,
-            **options,
-        )
-    )
 
 
 class Calls:
@@ -110,7 +94,7 @@ def _plant(azurite: Azurite, container: str, token: str, body: bytes) -> None:
 def test_a_fresh_upload_is_one_put_and_one_container_create_the_first_time(
     proxy: FaultProxy, container: str, calls: Callable[[BlobPayloadStore], Calls]
 ) -> None:
-    store = calls(_store(proxy, container))
+    store = calls(proxied_store(proxy, container))
     assert _requests(proxy, lambda: store.upload(b"first" * 1000)) == ["PUT container", "PUT blob"]
     assert _requests(proxy, lambda: store.upload(b"second" * 1000)) == ["PUT blob"]
 
@@ -118,7 +102,7 @@ def test_a_fresh_upload_is_one_put_and_one_container_create_the_first_time(
 def test_a_re_upload_of_a_payload_moved_recently_is_one_head(
     proxy: FaultProxy, container: str, calls: Callable[[BlobPayloadStore], Calls]
 ) -> None:
-    store = calls(_store(proxy, container))
+    store = calls(proxied_store(proxy, container))
     store.upload_many(b"again" * 1000)
     assert _requests(proxy, lambda: store.upload_many(b"again" * 1000)) == ["HEAD blob"]
 
@@ -126,9 +110,9 @@ def test_a_re_upload_of_a_payload_moved_recently_is_one_head(
 def test_a_download_is_one_get(
     proxy: FaultProxy, container: str, calls: Callable[[BlobPayloadStore], Calls]
 ) -> None:
-    writer = calls(_store(proxy, container))
+    writer = calls(proxied_store(proxy, container))
     token = writer.upload(b"read me" * 1000)
-    reader = calls(_store(proxy, container))  # nothing cached
+    reader = calls(proxied_store(proxy, container))  # nothing cached
     assert _requests(proxy, lambda: reader.download(token)) == ["GET blob"]
 
 
@@ -137,9 +121,11 @@ def test_an_oversized_blob_costs_one_bounded_get_and_no_more(
 ) -> None:
     # Larger than the SDK's first (bounded) GET of 4 MiB: reading it whole would take a second GET.
     data = os.urandom(6 * MIB)
-    with _store(proxy, container, enable_compression=False) as writer:  # sync: aiohttp warns of big bodies
+    with proxied_store(
+        proxy, container, enable_compression=False
+    ) as writer:  # sync: aiohttp warns of big bodies
         token = writer.upload(data)
-    reader = calls(_store(proxy, container, max_stored_payload_bytes=MIB))
+    reader = calls(proxied_store(proxy, container, max_stored_payload_bytes=MIB))
 
     def refused() -> None:
         with pytest.raises(PayloadReadLimitError):
@@ -151,9 +137,9 @@ def test_an_oversized_blob_costs_one_bounded_get_and_no_more(
 def test_a_taken_name_holding_this_payload_is_put_then_get(
     proxy: FaultProxy, container: str, calls: Callable[[BlobPayloadStore], Calls]
 ) -> None:
-    first = calls(_store(proxy, container))
+    first = calls(proxied_store(proxy, container))
     token = first.upload(b"shared" * 1000)
-    second = calls(_store(proxy, container))
+    second = calls(proxied_store(proxy, container))
     second.upload(b"warm-up")  # its container create, out of the count
     assert _requests(proxy, lambda: second.upload(b"shared" * 1000)) == ["PUT blob", "GET blob"]
     assert second.download(token) == b"shared" * 1000
@@ -162,10 +148,10 @@ def test_a_taken_name_holding_this_payload_is_put_then_get(
 def test_a_taken_name_holding_a_bad_copy_is_put_get_then_conditional_put(
     azurite: Azurite, proxy: FaultProxy, container: str, calls: Callable[[BlobPayloadStore], Calls]
 ) -> None:
-    first = calls(_store(proxy, container))
+    first = calls(proxied_store(proxy, container))
     token = first.upload(b"genuine" * 1000)
     _plant(azurite, container, token, b"planted")
-    second = calls(_store(proxy, container))
+    second = calls(proxied_store(proxy, container))
     second.upload(b"warm-up")
     assert _requests(proxy, lambda: second.upload(b"genuine" * 1000)) == ["PUT blob", "GET blob", "PUT blob"]
     assert second.download(token) == b"genuine" * 1000
@@ -174,7 +160,7 @@ def test_a_taken_name_holding_a_bad_copy_is_put_get_then_conditional_put(
 def test_a_failed_head_falls_back_to_the_verified_write(
     proxy: FaultProxy, container: str, calls: Callable[[BlobPayloadStore], Calls]
 ) -> None:
-    store = calls(_store(proxy, container))
+    store = calls(proxied_store(proxy, container))
     store.upload_many(b"cached" * 1000)
     proxy.inject("HEAD", status=500)
     # Never "already there" unverified: the taken name is read back and checked.
@@ -189,7 +175,7 @@ def test_a_failed_head_falls_back_to_the_verified_write(
 def test_a_head_that_finds_nothing_writes_it_again(
     azurite: Azurite, proxy: FaultProxy, container: str, calls: Callable[[BlobPayloadStore], Calls]
 ) -> None:
-    store = calls(_store(proxy, container))
+    store = calls(proxied_store(proxy, container))
     token = store.upload_many(b"cached" * 1000)
     with BlobServiceClient.from_connection_string(azurite.connection_string) as service:
         service.get_blob_client(container, token.rsplit(":", 1)[1]).delete_blob()
@@ -203,7 +189,7 @@ def test_the_async_methods_run_on_the_aio_clients_not_in_threads(
     from durabletask_payloads import _pipeline
     from durabletask_payloads.stores import _azure_driver
 
-    store = _store(proxy, container)
+    store = proxied_store(proxy, container)
     assert store.driver.capabilities.native_async  # a shared key serves the aio client
 
     def no_sync_runner(*args: object, **kwargs: object) -> None:
