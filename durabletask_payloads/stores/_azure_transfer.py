@@ -179,13 +179,11 @@ class _Download:
     def __init__(
         self, http: BlobHttp, container: str, name: str, headers: dict[str, str], chunk: int
     ) -> None:
-        self._http, self._container, self._name, self._headers, self._chunk = (
-            http,
-            container,
-            name,
-            headers,
-            chunk,
-        )
+        self._http = http
+        self._container = container
+        self._name = name
+        self._headers = headers
+        self._chunk = chunk
         reply = http.send("GET", container, name, {**headers, "x-ms-range": f"bytes=0-{chunk - 1}"})
         if reply.status == 416:  # an empty blob has no byte 0: read it whole, as the SDK does
             reply = http.send("GET", container, name, headers)
