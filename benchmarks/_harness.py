@@ -148,12 +148,13 @@ def builtin_store(azurite: Azurite, counts: Counts, container: str) -> CountingB
     )
 
 
-def our_store(azurite: Azurite, counts: Counts, container: str) -> CountingOurs:
+def our_store(azurite: Azurite, counts: Counts, container: str, **options: Any) -> CountingOurs:
     return CountingOurs(
         dtp.BlobPayloadStoreOptions(
             connection_string=azurite.connection_string,
             container_name=container,
             max_stored_payload_bytes=LARGE,
+            **options,
         ),
         counts,
     )

@@ -109,8 +109,7 @@ def new_account(
             read_timeout=options.read_timeout_seconds,
             pool_size=max(10, options.max_concurrency),
             ca_bundle=_ca_bundle(),
-            # The same environment the SDK's session read once (_read_environment_once).
-            proxied=bool(requests.utils.get_environ_proxies(str(sync.url))),
+            proxied=_proxied(sync),
         )
         if options.direct_transfers
         else None,
@@ -186,10 +185,21 @@ def release_connections(client: Any) -> None:
     Closing the session only empties its connection pools, which refill on the
     next request.
     """
-    session = getattr(getattr(client, "_config", None), "transport", None)
-    session = getattr(session, "session", None)
-    if isinstance(session, requests.Session):
+    session = _session_of(client)
+    if session is not None:
         session.close()
+
+
+def _session_of(client: Any) -> requests.Session | None:
+    """Return the requests session of a sync client made by :func:`new_service_client`, or None."""
+    session = getattr(getattr(getattr(client, "_config", None), "transport", None), "session", None)
+    return session if isinstance(session, requests.Session) else None
+
+
+def _proxied(client: Any) -> bool:
+    """Whether *client*'s session goes through a proxy: the environment it read once (or unknown)."""
+    session = _session_of(client)
+    return session is None or bool(session.proxies)
 
 
 def _read_environment_once(session: requests.Session, url: str) -> None:

@@ -34,6 +34,10 @@ _NOT_FOUND = frozenset({"ResourceNotFound", "BlobNotFound", "ContainerNotFound",
 _EXISTS = frozenset(
     {"BlobAlreadyExists", "ResourceAlreadyExists", "ContainerBeingDeleted", "ResourceTypeMismatch"}
 )
+# The driver's upload_blob arguments Put Blob's headers carry (name and data aside).
+_PUT_ARGUMENTS = frozenset(
+    {"overwrite", "metadata", "content_settings", "cpk", "encryption_scope", "etag", "match_condition"}
+)
 # Headers of the Shared Key string-to-sign, in its order, after the verb.
 _SIGNED = (
     "content-encoding",
@@ -109,16 +113,7 @@ def cpk_headers(cpk: Any) -> dict[str, str]:
 
 def put_headers(kwargs: dict[str, Any]) -> dict[str, str]:
     """Return Put Blob's headers for the driver's ``upload_blob`` arguments (less ``name`` and ``data``)."""
-    known = {
-        "overwrite",
-        "metadata",
-        "content_settings",
-        "cpk",
-        "encryption_scope",
-        "etag",
-        "match_condition",
-    }
-    unknown = set(kwargs) - known
+    unknown = set(kwargs) - _PUT_ARGUMENTS
     if unknown:
         raise TypeError(f"upload_blob arguments the direct path does not send: {sorted(unknown)}")
     headers = {"x-ms-blob-type": "BlockBlob", "Content-Type": "application/octet-stream"}
